@@ -1,0 +1,5 @@
+"""``python -m zeronvs_core`` runs the ``zeronvs`` command."""
+
+from .cli import main
+
+raise SystemExit(main())
