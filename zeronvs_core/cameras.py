@@ -1,0 +1,437 @@
+"""Cameras as 4x4 OpenGL camera-to-world matrices in a z-up world, built as the official code does.
+
+Conventions used by every function in this module:
+
+- A camera is a camera-to-world matrix ``c2w`` ``[N,4,4]``. Its columns are the camera's x axis
+  (right), y axis (up) and z axis (backwards) in world coordinates, then its centre; the camera
+  looks along its -z axis (OpenGL). The bottom row is ``[0, 0, 0, 1]``.
+- The world is z-up. Look-at cameras use up = +z, as threestudio does in the official SDS code.
+- Elevation is measured up from the xy-plane, azimuth from +x towards +y; both in degrees.
+- FOV is the vertical field of view in degrees; focal lengths and image sizes are in pixels.
+
+Converters bring poses from OpenCV (x right, y down, z forward), PyTorch3D/CO3D, LLFF/Mip-NeRF 360
+and COLMAP into this convention, and back.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "ORTHONORMAL_ATOL",
+    "validate_c2w",
+    "invert_rigid",
+    "relative_pose",
+    "rotation_angle",
+    "spherical_to_position",
+    "look_at",
+    "orbit_camera",
+    "orbit_path",
+    "fov_to_focal",
+    "focal_to_fov",
+    "camera_rays",
+    "opencv_to_opengl",
+    "opengl_to_opencv",
+    "pytorch3d_to_opengl",
+    "opengl_to_pytorch3d",
+    "llff_to_opengl",
+    "opengl_to_llff",
+    "colmap_to_opengl",
+    "opengl_to_colmap",
+    "quaternion_to_matrix",
+    "matrix_to_quaternion",
+]
+
+ORTHONORMAL_ATOL = 1e-3
+"""Largest accepted entry of ``|R^T R - I|`` for a camera rotation (raised to 8 machine epsilons of
+the input dtype for half precision). Poses stored with 6 decimals pass; scaled or sheared ones fail."""
+
+_BOTTOM_ROW_ATOL = 1e-6
+_OPENCV_TO_OPENGL = (1.0, -1.0, -1.0, 1.0)  # flip the camera's y and z axes
+
+
+def _float_tensor(value) -> torch.Tensor:
+    tensor = torch.as_tensor(value)
+    if not tensor.is_floating_point():
+        tensor = tensor.to(torch.get_default_dtype())
+    return tensor
+
+
+def validate_c2w(c2w, name: str = "c2w") -> torch.Tensor:
+    """Check that ``c2w`` is a batch of rigid camera-to-world matrices and return it as a tensor.
+
+    Args:
+        c2w: ``[N,4,4]`` tensor or array (integers are converted to the default float dtype).
+        name: the argument name used in error messages.
+
+    Raises:
+        ValueError: wrong shape, NaN or inf entries, a bottom row other than ``[0,0,0,1]``, or a
+            rotation block that is not orthonormal with determinant +1 (see ``ORTHONORMAL_ATOL``).
+    """
+    c2w = _float_tensor(c2w)
+    if c2w.ndim != 3 or c2w.shape[1:] != (4, 4):
+        raise ValueError(f"{name} must have shape [N, 4, 4], got {tuple(c2w.shape)}")
+    check = c2w.detach().to(torch.float64)
+    bad = ~torch.isfinite(check).flatten(1).all(dim=1)
+    if bad.any():
+        raise ValueError(f"{name} contains NaN or inf (camera {_first(bad)})")
+    bottom = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=torch.float64, device=check.device)
+    bad = (check[:, 3] - bottom).abs().amax(dim=1) > _BOTTOM_ROW_ATOL
+    if bad.any():
+        i = _first(bad)
+        raise ValueError(f"{name}[{i}] bottom row must be [0, 0, 0, 1], got {check[i, 3].tolist()}")
+    rotation = check[:, :3, :3]
+    eye = torch.eye(3, dtype=torch.float64, device=check.device)
+    error = (rotation.transpose(1, 2) @ rotation - eye).abs().flatten(1).amax(dim=1)
+    atol = max(ORTHONORMAL_ATOL, 8 * torch.finfo(c2w.dtype).eps)
+    bad = error > atol
+    if bad.any():
+        i = _first(bad)
+        raise ValueError(
+            f"{name}[{i}] rotation is not orthonormal (max |R^T R - I| = {error[i].item():.3g} > "
+            f"{atol:.3g}); pass a rigid camera-to-world matrix without scale or shear"
+        )
+    bad = torch.linalg.det(rotation) < 0
+    if bad.any():
+        raise ValueError(
+            f"{name}[{_first(bad)}] rotation is a reflection (determinant -1); "
+            "a camera-to-world rotation must have determinant +1"
+        )
+    return c2w
+
+
+def _first(mask: torch.Tensor) -> int:
+    return int(mask.nonzero()[0, 0])
+
+
+def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
+    """float32 for half precisions (linear algebra needs it), the dtype itself otherwise."""
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
+def invert_rigid(matrix: torch.Tensor) -> torch.Tensor:
+    """Invert rigid transforms ``[...,4,4]`` or ``[...,3,4]`` exactly: ``[R|t] -> [R^T | -R^T t]``.
+
+    Returns ``[...,4,4]``. Used to turn world-to-camera poses into camera-to-world ones.
+    """
+    rotation_t = matrix[..., :3, :3].transpose(-1, -2)
+    translation = -(rotation_t @ matrix[..., :3, 3:4])
+    top = torch.cat([rotation_t, translation], dim=-1)
+    bottom = torch.zeros_like(top[..., :1, :])
+    bottom[..., 0, 3] = 1.0
+    return torch.cat([top, bottom], dim=-2)
+
+
+def relative_pose(cond_c2w: torch.Tensor, target_c2w: torch.Tensor) -> torch.Tensor:
+    """Pose of each target camera in its conditioning camera's frame, ``inv(cond) @ target``.
+
+    Args:
+        cond_c2w, target_c2w: ``[N,4,4]`` OpenGL camera-to-world matrices.
+
+    Returns:
+        ``[N,4,4]``; its translation column is the target centre in conditioning-camera coordinates.
+        Computed with a general matrix inverse, as the official ``compute_T`` does.
+    """
+    dtype = torch.promote_types(cond_c2w.dtype, target_c2w.dtype)
+    work = _compute_dtype(dtype)
+    relative = torch.linalg.inv(cond_c2w.to(work)) @ target_c2w.to(work)
+    return relative.to(dtype)
+
+
+def rotation_angle(c2w_a: torch.Tensor, c2w_b: torch.Tensor) -> torch.Tensor:
+    """Geodesic angle between the rotations of two camera sets, ``arccos((tr(Ra^T Rb) - 1) / 2)``.
+
+    Args:
+        c2w_a, c2w_b: ``[...,4,4]`` (or ``[...,3,3]`` rotations), broadcast against each other.
+
+    Returns:
+        ``[...]`` angles in radians, in ``[0, pi]``. Translation is ignored (the anchor rule).
+    """
+    ra, rb = c2w_a[..., :3, :3], c2w_b[..., :3, :3]
+    trace = (ra * rb).sum(dim=(-1, -2))  # tr(Ra^T Rb)
+    return torch.arccos(((trace - 1) / 2).clamp(-1.0, 1.0))
+
+
+def spherical_to_position(elevation_deg, azimuth_deg, distance) -> torch.Tensor:
+    """Points ``d * (cos e cos a, cos e sin a, sin e)`` in the z-up world.
+
+    Args:
+        elevation_deg, azimuth_deg, distance: floats or ``[N]`` tensors, broadcast together.
+
+    Returns:
+        ``[N,3]`` positions (``N = 1`` when every argument is a float).
+    """
+    elevation, azimuth, distance = torch.broadcast_tensors(
+        *(torch.atleast_1d(_float_tensor(v)) for v in (elevation_deg, azimuth_deg, distance))
+    )
+    elevation = elevation * math.pi / 180
+    azimuth = azimuth * math.pi / 180
+    return torch.stack(
+        [
+            distance * torch.cos(elevation) * torch.cos(azimuth),
+            distance * torch.cos(elevation) * torch.sin(azimuth),
+            distance * torch.sin(elevation),
+        ],
+        dim=-1,
+    )
+
+
+def look_at(position: torch.Tensor, target: torch.Tensor | None = None) -> torch.Tensor:
+    """Cameras at ``position`` looking at ``target`` with up = +z, built as threestudio does.
+
+    ``lookat = normalize(target - position)``, ``right = normalize(lookat x up)``,
+    ``up = normalize(right x lookat)``, ``c2w = [right, up, -lookat | position]``.
+
+    Args:
+        position: ``[N,3]`` camera centres (world).
+        target: ``[N,3]`` or ``[3]`` points looked at; the origin when omitted.
+
+    Returns:
+        ``[N,4,4]`` OpenGL camera-to-world matrices.
+
+    Raises:
+        ValueError: a camera looks straight up or down (the view direction is parallel to +z), or
+            sits on its target.
+    """
+    position = _float_tensor(position)
+    if position.ndim != 2 or position.shape[1] != 3:
+        raise ValueError(f"position must have shape [N, 3], got {tuple(position.shape)}")
+    target = torch.zeros_like(position) if target is None else _float_tensor(target)
+    offset = target - position
+    if (offset.norm(dim=-1) == 0).any():
+        raise ValueError("look_at: a camera position equals its target; the view direction is undefined")
+    lookat = F.normalize(offset, dim=-1)
+    up = torch.zeros_like(lookat)
+    up[:, 2] = 1.0
+    side = torch.linalg.cross(lookat, up)
+    if (side.norm(dim=-1) < 1e-6).any():
+        raise ValueError(
+            "look_at: a camera looks straight up or down (elevation +-90 degrees); "
+            "the z-up look-at frame is undefined there"
+        )
+    right = F.normalize(side, dim=-1)
+    up = F.normalize(torch.linalg.cross(right, lookat), dim=-1)
+    rotation = torch.stack([right, up, -lookat], dim=-1)
+    top = torch.cat([rotation, position[:, :, None]], dim=-1)
+    bottom = torch.zeros_like(top[:, :1])
+    bottom[:, 0, 3] = 1.0
+    return torch.cat([top, bottom], dim=1)
+
+
+def orbit_camera(elevation_deg, azimuth_deg, distance=1.0) -> torch.Tensor:
+    """Cameras on a sphere around the origin, looking at it with up = +z.
+
+    The official input ("canonical") camera is ``orbit_camera(elevation_deg, 0.0, 1.0)``; the
+    random SDS cameras and the test orbit are built the same way.
+
+    Args:
+        elevation_deg, azimuth_deg, distance: floats or ``[N]`` tensors, broadcast together.
+
+    Returns:
+        ``[N,4,4]`` OpenGL camera-to-world matrices.
+    """
+    return look_at(spherical_to_position(elevation_deg, azimuth_deg, distance))
+
+
+def orbit_path(
+    n_views: int,
+    elevation_deg: float,
+    distance: float = 1.0,
+    azimuth_start_deg: float = 0.0,
+    endpoint: bool = False,
+) -> torch.Tensor:
+    """A full turn of cameras at one elevation and distance, starting at ``azimuth_start_deg``.
+
+    Args:
+        n_views: number of cameras (at least 1).
+        endpoint: repeat the first camera at the end, as the official test orbit does
+            (``linspace(0, 360, 120)``); the default leaves it out so a looping video has no
+            duplicated frame.
+
+    Returns:
+        ``[n_views,4,4]`` OpenGL camera-to-world matrices; camera 0 sits at ``azimuth_start_deg``.
+    """
+    if n_views < 1:
+        raise ValueError(f"n_views must be at least 1, got {n_views}")
+    if endpoint:
+        turn = torch.linspace(0.0, 360.0, n_views, dtype=torch.float64)
+    else:
+        turn = torch.linspace(0.0, 360.0, n_views + 1, dtype=torch.float64)[:n_views]
+    azimuth = (azimuth_start_deg + turn).to(torch.get_default_dtype())
+    return orbit_camera(elevation_deg, azimuth, distance)
+
+
+def _check_fov(fov_deg: torch.Tensor, name: str) -> None:
+    if not torch.isfinite(fov_deg).all() or ((fov_deg <= 0) | (fov_deg >= 180)).any():
+        raise ValueError(f"{name} must be in (0, 180) degrees, got {fov_deg.flatten().tolist()}")
+
+
+def fov_to_focal(fov_deg, size_px: float) -> torch.Tensor:
+    """Focal length in pixels, ``0.5 * size / tan(fov / 2)``, for a FOV spanning ``size_px``."""
+    fov_deg = _float_tensor(fov_deg)
+    _check_fov(fov_deg, "fov_deg")
+    return 0.5 * size_px / torch.tan(0.5 * fov_deg * math.pi / 180)
+
+
+def focal_to_fov(focal_px, size_px: float) -> torch.Tensor:
+    """FOV in degrees, ``2 * atan(0.5 * size / focal)``, spanned by ``size_px`` pixels."""
+    focal_px = _float_tensor(focal_px)
+    if not torch.isfinite(focal_px).all() or (focal_px <= 0).any():
+        raise ValueError(f"focal_px must be positive and finite, got {focal_px.flatten().tolist()}")
+    return 2 * torch.atan(0.5 * size_px / focal_px) * 180 / math.pi
+
+
+def camera_rays(c2w: torch.Tensor, fov_deg, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """World-space rays through the pixel centres of each camera.
+
+    The camera-space direction of pixel ``(i, j)`` (column, row) is
+    ``((i + 0.5 - W/2) / f, -(j + 0.5 - H/2) / f, -1)`` with ``f = fov_to_focal(fov_deg, H)``
+    (square pixels, principal point at the image centre), as threestudio's ``get_ray_directions``.
+
+    Args:
+        c2w: ``[N,4,4]`` OpenGL camera-to-world matrices.
+        fov_deg: float or ``[N]`` vertical FOV in degrees.
+        height, width: image size in pixels.
+
+    Returns:
+        ``(origins, directions)``, each ``[N,H,W,3]`` in world coordinates; directions have unit length.
+    """
+    n = c2w.shape[0]
+    focal = fov_to_focal(fov_deg, height).to(device=c2w.device, dtype=c2w.dtype).expand(n)
+    rows = torch.arange(height, device=c2w.device, dtype=c2w.dtype) + 0.5
+    cols = torch.arange(width, device=c2w.device, dtype=c2w.dtype) + 0.5
+    v, u = torch.meshgrid(rows, cols, indexing="ij")
+    f = focal[:, None, None]
+    camera_dirs = torch.stack(
+        [(u - width / 2) / f, -(v - height / 2) / f, -torch.ones_like(u).expand(n, -1, -1)], dim=-1
+    )
+    directions = F.normalize(torch.einsum("nij,nhwj->nhwi", c2w[:, :3, :3], camera_dirs), dim=-1)
+    origins = c2w[:, None, None, :3, 3].expand_as(directions)
+    return origins, directions
+
+
+def opencv_to_opengl(c2w: torch.Tensor) -> torch.Tensor:
+    """Flip the camera y and z axes: OpenCV camera-to-world ``[...,4,4]`` to OpenGL, and back.
+
+    The flip is its own inverse, so ``opengl_to_opencv`` is the same function.
+    """
+    flip = torch.tensor(_OPENCV_TO_OPENGL, dtype=c2w.dtype, device=c2w.device)
+    return c2w * flip  # scales columns: x stays, y and z change sign
+
+
+opengl_to_opencv = opencv_to_opengl
+
+
+_PYTORCH3D_TO_OPENGL = (-1.0, 1.0, -1.0)  # signs of the world-to-camera rows (x and z negated)
+
+
+def pytorch3d_to_opengl(rotation: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
+    """PyTorch3D / CO3D cameras ``X_cam = X_world @ R + T`` to OpenGL camera-to-world.
+
+    As the official CO3D loader: world-to-camera ``[R^T | T]``, negate rows 0 and 1 (to OpenCV),
+    then rows 1 and 2 (to OpenGL), then invert.
+
+    Args:
+        rotation: ``[N,3,3]`` PyTorch3D ``R``.
+        translation: ``[N,3]`` PyTorch3D ``T``.
+
+    Returns:
+        ``[N,4,4]`` OpenGL camera-to-world matrices.
+    """
+    w2c = torch.cat([rotation.transpose(1, 2), translation[:, :, None]], dim=-1)
+    flip = torch.tensor(_PYTORCH3D_TO_OPENGL, dtype=w2c.dtype, device=w2c.device)
+    return invert_rigid(w2c * flip[:, None])
+
+
+def opengl_to_pytorch3d(c2w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inverse of ``pytorch3d_to_opengl``: ``[N,4,4]`` to PyTorch3D ``(R [N,3,3], T [N,3])``."""
+    flip = torch.tensor(_PYTORCH3D_TO_OPENGL, dtype=c2w.dtype, device=c2w.device)
+    w2c = invert_rigid(c2w)[:, :3] * flip[:, None]
+    return w2c[:, :, :3].transpose(1, 2), w2c[:, :, 3]
+
+
+def llff_to_opengl(poses: torch.Tensor) -> torch.Tensor:
+    """LLFF / Mip-NeRF 360 poses to OpenGL camera-to-world.
+
+    Args:
+        poses: ``[N,3,4]`` or ``[N,3,5]`` camera-to-world blocks with columns
+            ``[down, right, backwards, centre]`` (a 5th ``[H, W, focal]`` column is ignored), i.e.
+            ``poses_bounds.npy[:, :15].reshape(N, 3, 5)``.
+
+    Returns:
+        ``[N,4,4]`` with columns ``[right, up, backwards, centre] = [c1, -c0, c2, c3]``.
+    """
+    poses = _float_tensor(poses)
+    if poses.ndim != 3 or poses.shape[1] != 3 or poses.shape[2] not in (4, 5):
+        raise ValueError(f"poses must have shape [N, 3, 4] or [N, 3, 5], got {tuple(poses.shape)}")
+    top = torch.stack([poses[:, :, 1], -poses[:, :, 0], poses[:, :, 2], poses[:, :, 3]], dim=-1)
+    bottom = torch.zeros_like(top[:, :1])
+    bottom[:, 0, 3] = 1.0
+    return torch.cat([top, bottom], dim=1)
+
+
+def opengl_to_llff(c2w: torch.Tensor) -> torch.Tensor:
+    """Inverse of ``llff_to_opengl``: ``[N,4,4]`` to ``[N,3,4]`` with columns ``[down, right, back, centre]``."""
+    return torch.stack([-c2w[:, :3, 1], c2w[:, :3, 0], c2w[:, :3, 2], c2w[:, :3, 3]], dim=-1)
+
+
+def quaternion_to_matrix(quaternion: torch.Tensor) -> torch.Tensor:
+    """Rotation matrices ``[...,3,3]`` from quaternions ``[...,4]`` in ``(w, x, y, z)`` order (normalised first)."""
+    w, x, y, z = F.normalize(quaternion, dim=-1).unbind(-1)
+    rows = [
+        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+    ]
+    return torch.stack([torch.stack(row, dim=-1) for row in rows], dim=-2)
+
+
+def matrix_to_quaternion(rotation: torch.Tensor) -> torch.Tensor:
+    """Unit quaternions ``[...,4]`` ``(w, x, y, z)`` with ``w >= 0`` from rotation matrices ``[...,3,3]``.
+
+    Each of the four algebraically equal formulas divides by one of ``4|w|, 4|x|, 4|y|, 4|z|``; the
+    one with the largest divisor is used, which keeps the result accurate for every rotation.
+    """
+    m = rotation
+    m00, m01, m02 = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
+    m10, m11, m12 = m[..., 1, 0], m[..., 1, 1], m[..., 1, 2]
+    m20, m21, m22 = m[..., 2, 0], m[..., 2, 1], m[..., 2, 2]
+    four_squares = torch.stack(  # 4w^2, 4x^2, 4y^2, 4z^2
+        [1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22], dim=-1
+    ).clamp(min=0)
+    candidates = torch.stack(  # row k: 4 q_k * (w, x, y, z)
+        [
+            torch.stack([four_squares[..., 0], m21 - m12, m02 - m20, m10 - m01], dim=-1),
+            torch.stack([m21 - m12, four_squares[..., 1], m10 + m01, m02 + m20], dim=-1),
+            torch.stack([m02 - m20, m10 + m01, four_squares[..., 2], m12 + m21], dim=-1),
+            torch.stack([m10 - m01, m20 + m02, m21 + m12, four_squares[..., 3]], dim=-1),
+        ],
+        dim=-2,
+    )
+    best = four_squares.argmax(dim=-1, keepdim=True)
+    chosen = torch.gather(candidates, -2, best[..., None].expand(*best.shape, 4)).squeeze(-2)
+    quaternion = F.normalize(chosen, dim=-1)
+    return torch.where(quaternion[..., :1] < 0, -quaternion, quaternion)
+
+
+def colmap_to_opengl(qvec: torch.Tensor, tvec: torch.Tensor) -> torch.Tensor:
+    """COLMAP ``images.txt`` poses (world-to-camera, OpenCV axes) to OpenGL camera-to-world.
+
+    Args:
+        qvec: ``[N,4]`` rotation quaternions ``(qw, qx, qy, qz)``.
+        tvec: ``[N,3]`` translations, so that ``X_cam = R(qvec) X_world + tvec``.
+
+    Returns:
+        ``[N,4,4]`` OpenGL camera-to-world matrices.
+    """
+    w2c = torch.cat([quaternion_to_matrix(qvec), tvec[:, :, None]], dim=-1)
+    return opencv_to_opengl(invert_rigid(w2c))
+
+
+def opengl_to_colmap(c2w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Inverse of ``colmap_to_opengl``: ``[N,4,4]`` to ``(qvec [N,4], tvec [N,3])`` with ``qw >= 0``."""
+    w2c = invert_rigid(opengl_to_opencv(c2w))
+    return matrix_to_quaternion(w2c[:, :3, :3]), w2c[:, :3, 3]
