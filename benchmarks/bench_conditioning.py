@@ -4,6 +4,7 @@ Prints cameras per second for a few batch sizes. Run: ``python benchmarks/bench_
 """
 
 import time
+from functools import partial
 
 import torch
 
@@ -29,11 +30,11 @@ def main() -> None:
         azimuth = torch.linspace(0, 360, batch)
         target = orbit_camera(torch.full((batch,), 20.0), azimuth, torch.full((batch,), 1.2)).to(device)
         cond = orbit_camera(31.0, 0.0, 1.0).expand(batch, 4, 4).to(device)
-        seconds = _best_seconds(lambda: encode_camera(target, cond, 52.55, scale=0.7))
+        seconds = _best_seconds(partial(encode_camera, target, cond, 52.55, scale=0.7))
         print(f"encode_camera  B={batch:5d}: {seconds * 1e3:8.3f} ms  ({batch / seconds:12.0f} cameras/s)")
     depth = 0.5 + torch.rand(48, 256, 256, device=device)
     disparity = 1 / depth + 0.1 * torch.rand_like(depth)
-    seconds = _best_seconds(lambda: viewer_scale(depth, disparity), repeats=5)
+    seconds = _best_seconds(partial(viewer_scale, depth, disparity), repeats=5)
     print(f"viewer_scale   B=   48 at 256x256: {seconds * 1e3:8.3f} ms  ({48 / seconds:8.0f} images/s)")
 
 
