@@ -23,6 +23,7 @@ import torch.nn.functional as F
 __all__ = [
     "ORTHONORMAL_ATOL",
     "validate_c2w",
+    "working_dtype",
     "invert_rigid",
     "relative_pose",
     "rotation_angle",
@@ -107,8 +108,9 @@ def _first(mask: torch.Tensor) -> int:
     return int(mask.nonzero()[0, 0])
 
 
-def _compute_dtype(dtype: torch.dtype) -> torch.dtype:
-    """float32 for half precisions (linear algebra needs it), the dtype itself otherwise."""
+def working_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype to do camera linear algebra in: float32 for half precisions (``torch.linalg.inv``
+    has no half kernels), the dtype itself otherwise."""
     return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
@@ -136,7 +138,7 @@ def relative_pose(cond_c2w: torch.Tensor, target_c2w: torch.Tensor) -> torch.Ten
         Computed with a general matrix inverse, as the official ``compute_T`` does.
     """
     dtype = torch.promote_types(cond_c2w.dtype, target_c2w.dtype)
-    work = _compute_dtype(dtype)
+    work = working_dtype(dtype)
     relative = torch.linalg.inv(cond_c2w.to(work)) @ target_c2w.to(work)
     return relative.to(dtype)
 

@@ -29,7 +29,7 @@ from typing import Literal
 
 import torch
 
-from .cameras import relative_pose, validate_c2w
+from .cameras import relative_pose, validate_c2w, working_dtype
 
 __all__ = ["CameraMode", "CAMERA_MODES", "camera_dim", "encode_camera"]
 
@@ -89,7 +89,7 @@ def encode_camera(
             f"target_c2w and cond_c2w need the same batch size, got {target_c2w.shape[0]} and {cond_c2w.shape[0]}"
         )
     dtype = torch.promote_types(target_c2w.dtype, cond_c2w.dtype)
-    work = torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+    work = working_dtype(dtype)
     like = cond_c2w.to(work)
     target_c2w = target_c2w.to(device=like.device, dtype=work)
     fov_deg = _per_camera(fov_deg, "fov_deg", like)

@@ -43,7 +43,7 @@ def _check_map(value, name: str, expected_shape=None) -> torch.Tensor:
     if expected_shape is not None and tensor.shape != expected_shape:
         raise ValueError(f"{name} must have the shape of depth {tuple(expected_shape)}, got {tuple(tensor.shape)}")
     if not torch.isfinite(tensor).all():
-        raise ValueError(f"{name} contains NaN or inf; mark missing depth with 0 instead")
+        raise ValueError(f"{name} contains NaN or inf (mark missing depth with 0)")
     return tensor
 
 
