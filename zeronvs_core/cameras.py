@@ -121,7 +121,11 @@ def invert_rigid(matrix: torch.Tensor) -> torch.Tensor:
     """
     rotation_t = matrix[..., :3, :3].transpose(-1, -2)
     translation = -(rotation_t @ matrix[..., :3, 3:4])
-    top = torch.cat([rotation_t, translation], dim=-1)
+    return _homogenize(torch.cat([rotation_t, translation], dim=-1))
+
+
+def _homogenize(top: torch.Tensor) -> torch.Tensor:
+    """``[...,3,4]`` to ``[...,4,4]`` with the bottom row ``[0, 0, 0, 1]``."""
     bottom = torch.zeros_like(top[..., :1, :])
     bottom[..., 0, 3] = 1.0
     return torch.cat([top, bottom], dim=-2)
@@ -217,10 +221,7 @@ def look_at(position: torch.Tensor, target: torch.Tensor | None = None) -> torch
     right = F.normalize(side, dim=-1)
     up = F.normalize(torch.linalg.cross(right, lookat), dim=-1)
     rotation = torch.stack([right, up, -lookat], dim=-1)
-    top = torch.cat([rotation, position[:, :, None]], dim=-1)
-    bottom = torch.zeros_like(top[:, :1])
-    bottom[:, 0, 3] = 1.0
-    return torch.cat([top, bottom], dim=1)
+    return _homogenize(torch.cat([rotation, position[:, :, None]], dim=-1))
 
 
 def orbit_camera(elevation_deg, azimuth_deg, distance=1.0) -> torch.Tensor:
@@ -369,10 +370,7 @@ def llff_to_opengl(poses: torch.Tensor) -> torch.Tensor:
     poses = _float_tensor(poses)
     if poses.ndim != 3 or poses.shape[1] != 3 or poses.shape[2] not in (4, 5):
         raise ValueError(f"poses must have shape [N, 3, 4] or [N, 3, 5], got {tuple(poses.shape)}")
-    top = torch.stack([poses[:, :, 1], -poses[:, :, 0], poses[:, :, 2], poses[:, :, 3]], dim=-1)
-    bottom = torch.zeros_like(top[:, :1])
-    bottom[:, 0, 3] = 1.0
-    return torch.cat([top, bottom], dim=1)
+    return _homogenize(torch.stack([poses[:, :, 1], -poses[:, :, 0], poses[:, :, 2], poses[:, :, 3]], dim=-1))
 
 
 def opengl_to_llff(c2w: torch.Tensor) -> torch.Tensor:
