@@ -41,7 +41,6 @@ CAMERA_MODES: tuple[str, ...] = (
     "7dof_stereomag_scale",
     "7dof_quantile_scale",
 )
-_SCALED_MODES = ("7dof", "7dof_stereomag_scale", "7dof_quantile_scale")
 
 _MIN_SCALE = 1e-2  # every 6-DoF mode divides by clip(scale, min=1e-2)
 _POSE_CLIP = 20.0  # 7dof_unscaled and 7dof_stereomag_scale clip the 16 pose entries to +-20
@@ -98,24 +97,32 @@ def encode_camera(
 
     if mode == "3dof":
         return _encode_3dof(target_c2w, like).to(dtype)
-    if mode == "7dof_unscaled":
-        pose = _clip_pose(_scaled_relative_pose(target_c2w, like, torch.ones_like(fov_deg)))
-    else:
-        if scale is None:
-            raise ValueError(f"mode {mode!r} needs a scale (see encode_camera's docstring)")
-        scale = _per_camera(scale, "scale", like)
-        _check_scale(scale, allow_nan=mode == "7dof_stereomag_scale")
-        if mode == "7dof":
-            pose = _scaled_relative_pose(target_c2w, like, scale)
-        elif mode == "7dof_stereomag_scale":
-            scale = torch.nan_to_num(
-                scale.clip(*_NEARPLANE_RANGE), nan=1.0, posinf=_NEARPLANE_RANGE[1], neginf=_NEARPLANE_RANGE[0]
-            )
-            pose = _clip_pose(_scaled_relative_pose(target_c2w, like, scale))
-        else:
-            pose = _squash_translation(_scaled_relative_pose(target_c2w, like, scale))
+    pose = _encode_pose(mode, _scaled_relative_pose(target_c2w, like, _mode_scale(mode, scale, like)))
     batch = pose.shape[0]
     return torch.cat([pose.reshape(batch, 16), _encode_fov(fov_deg)], dim=1).to(dtype)
+
+
+def _mode_scale(mode: str, scale, like: torch.Tensor) -> torch.Tensor:
+    """The ``[B]`` divisor of the translation of a 6-DoF mode (before the 1e-2 clip)."""
+    if mode == "7dof_unscaled":
+        return torch.ones(like.shape[0], dtype=like.dtype, device=like.device)
+    if scale is None:
+        raise ValueError(f"mode {mode!r} needs a scale (see encode_camera's docstring)")
+    scale = _per_camera(scale, "scale", like)
+    _check_scale(scale, allow_nan=mode == "7dof_stereomag_scale")
+    if mode == "7dof_stereomag_scale":
+        low, high = _NEARPLANE_RANGE
+        scale = torch.nan_to_num(scale.clip(low, high), nan=1.0, posinf=high, neginf=low)
+    return scale
+
+
+def _encode_pose(mode: str, pose: torch.Tensor) -> torch.Tensor:
+    """The clean-up each 6-DoF mode applies to its scaled relative pose ``[B,4,4]``."""
+    if mode == "7dof_quantile_scale":
+        return _squash_translation(pose)
+    if mode == "7dof":
+        return pose
+    return _clip_pose(pose)  # 7dof_unscaled and 7dof_stereomag_scale
 
 
 def _check_mode(mode: str) -> None:
