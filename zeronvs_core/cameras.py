@@ -23,6 +23,7 @@ import torch.nn.functional as F
 __all__ = [
     "ORTHONORMAL_ATOL",
     "validate_c2w",
+    "validate_fov_deg",
     "working_dtype",
     "invert_rigid",
     "relative_pose",
@@ -267,7 +268,8 @@ def orbit_path(
     return orbit_camera(elevation_deg, azimuth, distance)
 
 
-def _check_fov(fov_deg: torch.Tensor, name: str) -> None:
+def validate_fov_deg(fov_deg: torch.Tensor, name: str = "fov_deg") -> None:
+    """Raise a ValueError naming ``name`` unless every FOV is finite and in (0, 180) degrees."""
     if not torch.isfinite(fov_deg).all() or ((fov_deg <= 0) | (fov_deg >= 180)).any():
         raise ValueError(f"{name} must be in (0, 180) degrees, got {fov_deg.flatten().tolist()}")
 
@@ -275,7 +277,7 @@ def _check_fov(fov_deg: torch.Tensor, name: str) -> None:
 def fov_to_focal(fov_deg, size_px: float) -> torch.Tensor:
     """Focal length in pixels, ``0.5 * size / tan(fov / 2)``, for a FOV spanning ``size_px``."""
     fov_deg = _float_tensor(fov_deg)
-    _check_fov(fov_deg, "fov_deg")
+    validate_fov_deg(fov_deg)
     return 0.5 * size_px / torch.tan(0.5 * fov_deg * math.pi / 180)
 
 

@@ -29,7 +29,7 @@ from typing import Literal
 
 import torch
 
-from .cameras import relative_pose, validate_c2w, working_dtype
+from .cameras import relative_pose, validate_c2w, validate_fov_deg, working_dtype
 
 __all__ = ["CameraMode", "CAMERA_MODES", "camera_dim", "encode_camera"]
 
@@ -92,8 +92,7 @@ def encode_camera(
     like = cond_c2w.to(work)
     target_c2w = target_c2w.to(device=like.device, dtype=work)
     fov_deg = _per_camera(fov_deg, "fov_deg", like)
-    if not torch.isfinite(fov_deg).all() or ((fov_deg <= 0) | (fov_deg >= 180)).any():
-        raise ValueError(f"fov_deg must be in (0, 180) degrees, got {fov_deg.tolist()}")
+    validate_fov_deg(fov_deg)
 
     if mode == "3dof":
         return _encode_3dof(target_c2w, like).to(dtype)
