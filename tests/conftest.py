@@ -38,3 +38,22 @@ def _random_rigid(n: int, seed: int = 0, translation_scale: float = 2.0) -> torc
     c2w[:, :3, :3] = q
     c2w[:, :3, 3] = translation_scale * torch.randn(n, 3, generator=generator, dtype=torch.float64)
     return c2w
+
+
+TINY_WEIGHTS = FIXTURES / "tiny_official" / "model.safetensors"
+TINY_CONFIG = FIXTURES / "tiny_official" / "config.yaml"
+
+
+@pytest.fixture(scope="session")
+def tiny_files() -> tuple[Path, Path]:
+    """``(weights, config)`` paths of the official tiny model (official key layout, LDM yaml)."""
+    return TINY_WEIGHTS, TINY_CONFIG
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+    """The official tiny ZeroNVS model (random weights) loaded from its safetensors file, float32 CPU.
+    Shared by many tests: do not modify it."""
+    from zeronvs_core.model import load_zeronvs
+
+    return load_zeronvs(TINY_WEIGHTS, config=TINY_CONFIG)

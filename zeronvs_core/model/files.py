@@ -1,0 +1,110 @@
+"""Read weight files safely and lazily: ``.safetensors`` and PyTorch ``.ckpt``/``.pt``/``.pth``.
+
+A ``WeightFile`` is a read-only mapping from key to tensor that reads each tensor when it is asked for
+(safetensors) or memory-maps the file (``torch.load(weights_only=True, mmap=True)``), so opening a
+multi-gigabyte checkpoint costs no memory and only the tensors a model uses are ever read. No pickled
+code runs: ``weights_only=True`` refuses anything but tensors and plain containers.
+"""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import torch
+
+__all__ = ["CheckpointError", "WeightFile"]
+
+_TORCH_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
+
+
+class CheckpointError(ValueError):
+    """A weight file that cannot be used: unreadable, unsafe, or not the expected model."""
+
+
+class WeightFile(Mapping):
+    """Lazy ``{key: tensor}`` view of a weight file; floating tensors are cast to ``dtype`` as they
+    are read. ``metadata`` is the safetensors header metadata (``{}`` for torch files)."""
+
+    def __init__(self, path, dtype: torch.dtype | None = None):
+        self.path = Path(path)
+        self.dtype = dtype
+        if not self.path.is_file():
+            raise FileNotFoundError(f"no weight file at {self.path}")
+        if self.path.suffix == ".safetensors":
+            self._open_safetensors()
+        elif self.path.suffix in _TORCH_SUFFIXES:
+            self._open_torch()
+        else:
+            raise CheckpointError(
+                f"{self.path}: unknown weight file type {self.path.suffix!r}; expected .safetensors or "
+                f"one of {_TORCH_SUFFIXES}"
+            )
+
+    def _open_safetensors(self) -> None:
+        from safetensors import SafetensorError, safe_open
+
+        try:
+            self._handle = safe_open(str(self.path), framework="pt", device="cpu")
+            self._keys = list(self._handle.keys())
+            self._shapes = {key: tuple(self._handle.get_slice(key).get_shape()) for key in self._keys}
+        except (SafetensorError, OSError) as error:
+            raise CheckpointError(
+                f"{self.path}: not a readable safetensors file (truncated or corrupt?): {error}"
+            ) from error
+        self.metadata = dict(self._handle.metadata() or {})
+        self._tensors = None
+
+    def _open_torch(self) -> None:
+        try:
+            with self.path.open("rb") as stream:
+                is_zip = zipfile.is_zipfile(stream)
+            loaded = torch.load(self.path, map_location="cpu", weights_only=True, mmap=is_zip)
+        except pickle.UnpicklingError as error:
+            raise CheckpointError(
+                f"{self.path}: refused to load: the file holds Python objects other than weights, and "
+                f"loading it could run code (torch.load(weights_only=True) said: {str(error).splitlines()[0]})"
+            ) from error
+        except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as error:
+            raise CheckpointError(
+                f"{self.path}: not a readable PyTorch checkpoint (truncated or corrupt?): {error}"
+            ) from error
+        state = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
+        if not isinstance(state, dict):
+            raise CheckpointError(
+                f"{self.path}: expected a state dict (or a dict with 'state_dict'), got a {type(loaded).__name__}"
+            )
+        self._tensors = {key: value for key, value in state.items() if isinstance(value, torch.Tensor)}
+        self._keys = list(self._tensors)
+        self._shapes = {key: tuple(value.shape) for key, value in self._tensors.items()}
+        self.metadata = {}
+
+    @property
+    def shapes(self) -> dict[str, tuple[int, ...]]:
+        """``{key: shape}`` of every tensor, read without loading any data."""
+        return dict(self._shapes)
+
+    def __getitem__(self, key: str) -> torch.Tensor:
+        if key not in self._shapes:
+            raise KeyError(key)
+        if self._tensors is not None:
+            tensor = self._tensors[key]
+        else:
+            try:
+                tensor = self._handle.get_tensor(key)
+            except Exception as error:  # safetensors raises its own error types for short reads
+                raise CheckpointError(f"{self.path}: cannot read tensor {key!r}: {error}") from error
+        if self.dtype is not None and tensor.is_floating_point():
+            tensor = tensor.to(self.dtype)
+        return tensor
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key) -> bool:
+        return key in self._shapes

@@ -1,0 +1,169 @@
+"""``ZeroNVSModel``: the ZeroNVS diffusion model's parts and the exact forward numerics of the
+official ``LatentDiffusion`` (hybrid conditioning) and its guidance code.
+
+Parts: diffusers ``UNet2DConditionModel`` (input = noisy latent and concat latent, 8 channels),
+diffusers ``AutoencoderKL``, the transformers CLIP image tower with projection, and ``cc_projection``,
+the linear layer mapping ``[CLIP embedding, camera vector T]`` to the cross-attention context.
+The model knows no noise schedule and no sampling loop (see ``sampling.py``).
+
+Images are ``[B,3,H,W]`` in [-1,1] (``_pm1``); diffusion latents are ``[B,4,h,w]``, VAE latents times
+``config.scale_factor``; the concat latent is the VAE posterior mode *without* that factor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ZeroNVSConfig
+
+__all__ = ["CLIP_MEAN", "CLIP_STD", "ZeroNVSModel"]
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+class ZeroNVSModel(nn.Module):
+    """The ZeroNVS diffusion model (see the module docstring). Build it with ``load_zeronvs``."""
+
+    def __init__(self, config: ZeroNVSConfig):
+        super().__init__()
+        from diffusers import AutoencoderKL, UNet2DConditionModel
+        from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+        self.config = config
+        self.unet = UNet2DConditionModel(**config.unet)
+        self.vae = AutoencoderKL(**config.vae)
+        clip_config = CLIPVisionConfig(**config.image_encoder)
+        clip_config._attn_implementation = "sdpa"
+        self.image_encoder = CLIPVisionModelWithProjection(clip_config)
+        self.cc_projection = nn.Linear(config.clip_dim + config.camera_dim, config.context_dim)
+
+    @property
+    def device(self) -> torch.device:
+        return self.cc_projection.weight.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.cc_projection.weight.dtype
+
+    def clip_pixels(self, image_pm1: torch.Tensor) -> torch.Tensor:
+        """CLIP input as the official ``FrozenCLIPImageEmbedder.preprocess``: bicubic resize to the
+        CLIP size with ``align_corners=True`` and no antialias, ``(x + 1) / 2``, CLIP mean/std.
+
+        ``[B,3,H,W]`` in [-1,1] -> ``[B,3,S,S]`` (S = 224 for ViT-L/14), float32."""
+        _check_images(image_pm1, "image_pm1")
+        size = int(self.config.image_encoder["image_size"])
+        x = F.interpolate(image_pm1.float(), size=(size, size), mode="bicubic", align_corners=True)
+        mean = torch.tensor(CLIP_MEAN, device=x.device).view(1, 3, 1, 1)
+        std = torch.tensor(CLIP_STD, device=x.device).view(1, 3, 1, 1)
+        return ((x + 1.0) / 2.0 - mean) / std
+
+    def clip_embedding(self, image_pm1: torch.Tensor) -> torch.Tensor:
+        """Projected CLIP image embedding ``[B,1,D]`` (D = 768) of images ``[B,3,H,W]`` in [-1,1]."""
+        pixels = self.clip_pixels(image_pm1).to(self.dtype)
+        return self.image_encoder(pixel_values=pixels).image_embeds.float().unsqueeze(1)
+
+    def concat_latent(self, image_pm1: torch.Tensor) -> torch.Tensor:
+        """VAE posterior mode ``[B,4,h,w]`` of images ``[B,3,H,W]`` in [-1,1], unscaled (no 0.18215)."""
+        _check_images(image_pm1, "image_pm1")
+        return self.vae.encode(image_pm1.to(self.dtype)).latent_dist.mode().float()
+
+    def embed_image(self, image_pm1: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(clip_embedding [B,1,D], concat_latent [B,4,h,w])`` of the input (conditioning) images."""
+        return self.clip_embedding(image_pm1), self.concat_latent(image_pm1)
+
+    def context(self, clip_embedding: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
+        """Cross-attention context ``[B,1,C] = cc_projection(cat(clip_embedding, T))``.
+
+        Args:
+            clip_embedding: ``[B,1,D]`` from ``clip_embedding``.
+            camera: ``[B,camera_dim]`` camera vectors T from ``conditioning.encode_camera``.
+        """
+        batch = clip_embedding.shape[0]
+        if clip_embedding.shape != (batch, 1, self.config.clip_dim):
+            raise ValueError(f"clip_embedding must be [B,1,{self.config.clip_dim}], got {list(clip_embedding.shape)}")
+        if camera.shape != (batch, self.config.camera_dim):
+            raise ValueError(
+                f"camera must be [{batch},{self.config.camera_dim}] (mode {self.config.camera_mode}), "
+                f"got {list(camera.shape)}"
+            )
+        features = torch.cat([clip_embedding, camera[:, None, :].to(clip_embedding)], dim=-1)
+        return self.cc_projection(features.to(self.dtype)).float()
+
+    def eps(
+        self,
+        latents: torch.Tensor,
+        t,
+        context: torch.Tensor,
+        concat_latent: torch.Tensor,
+        guidance_scale: float = 1.0,
+    ) -> torch.Tensor:
+        """Predicted noise ``[B,4,h,w]`` (float32) for noisy diffusion latents ``[B,4,h,w]``.
+
+        Args:
+            latents: noisy latents in diffusion space.
+            t: integer timestep(s) in [0, num_train_timesteps): int, 0-d or ``[B]`` tensor.
+            context: ``[B,1,C]`` from ``context``.
+            concat_latent: ``[B,4,h,w]`` from ``concat_latent``.
+            guidance_scale: 1 gives the conditional prediction alone; otherwise classifier-free
+                guidance ``eps_u + w (eps_c - eps_u)`` with the official unconditional branch (zero
+                context and zero concat latent), run as one UNet batch ordered [uncond, cond].
+        """
+        batch = latents.shape[0]
+        _check_latents(latents, "latents", self.config.latent_channels)
+        _check_latents(concat_latent, "concat_latent", self.config.latent_channels)
+        if concat_latent.shape != latents.shape or context.shape[0] != batch:
+            raise ValueError(
+                f"latents {list(latents.shape)}, concat_latent {list(concat_latent.shape)} and context "
+                f"{list(context.shape)} must share the batch size and latent shape"
+            )
+        timesteps = torch.as_tensor(t, device=latents.device).long().reshape(-1).expand(batch)
+        if guidance_scale == 1.0:
+            return self._unet(latents, timesteps, context, concat_latent)
+        eps_uncond, eps_cond = self._unet(
+            torch.cat([latents, latents]),
+            torch.cat([timesteps, timesteps]),
+            torch.cat([torch.zeros_like(context), context]),
+            torch.cat([torch.zeros_like(concat_latent), concat_latent]),
+        ).chunk(2)
+        return eps_uncond + guidance_scale * (eps_cond - eps_uncond)
+
+    def encode(self, image_pm1: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Diffusion latents ``[B,4,h,w]`` = VAE posterior *sample* x scale_factor, with gradients to
+        the image (SDS backpropagates through the encoder)."""
+        _check_images(image_pm1, "image_pm1")
+        posterior = self.vae.encode(image_pm1.to(self.dtype)).latent_dist
+        return posterior.sample(generator=generator).float() * self.config.scale_factor
+
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Images ``[B,3,H,W]`` in about [-1,1] (not clamped) from diffusion latents ``[B,4,h,w]``."""
+        _check_latents(latents, "latents", self.config.latent_channels)
+        return self.vae.decode((latents / self.config.scale_factor).to(self.dtype)).sample.float()
+
+    def _unet(self, latents, timesteps, context, concat_latent) -> torch.Tensor:
+        sample = torch.cat([latents, concat_latent], dim=1).to(self.dtype)
+        with self._autocast():
+            out = self.unet(sample, timesteps, encoder_hidden_states=context.to(self.dtype)).sample
+        return out.float()
+
+    def _autocast(self):
+        """Autocast in the weights' half precision on CUDA (as the official guidance); a no-op otherwise."""
+        if self.device.type == "cuda" and self.dtype in (torch.float16, torch.bfloat16):
+            return torch.autocast("cuda", dtype=self.dtype)
+        return contextlib.nullcontext()
+
+
+def _check_images(image: torch.Tensor, name: str) -> None:
+    if not isinstance(image, torch.Tensor) or image.ndim != 4 or image.shape[1] != 3:
+        shape = list(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise ValueError(f"{name} must be a [B,3,H,W] image tensor in [-1,1], got {shape}")
+
+
+def _check_latents(latents: torch.Tensor, name: str, channels: int) -> None:
+    if not isinstance(latents, torch.Tensor) or latents.ndim != 4 or latents.shape[1] != channels:
+        shape = list(latents.shape) if isinstance(latents, torch.Tensor) else type(latents).__name__
+        raise ValueError(f"{name} must be [B,{channels},h,w] latents, got {shape}")
