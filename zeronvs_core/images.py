@@ -1,0 +1,60 @@
+"""Input photos to the model's square RGB images, as the official guidance prepares them.
+
+The official code reads a square PNG, resizes it (RGBA) to the model resolution with OpenCV's
+``INTER_AREA`` and composites it on white, ``rgb * a + (1 - a)``. Photos of any size and aspect are
+first centre-cropped to a square (the official code would stretch them); grayscale is expanded to RGB.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+__all__ = ["prepare_image"]
+
+
+def prepare_image(image: torch.Tensor, resolution: int) -> torch.Tensor:
+    """Square RGB model input from a photo.
+
+    Args:
+        image: ``[1,C,H,W]`` float in [0,1] with C = 1 (gray), 3 (RGB) or 4 (RGBA, straight alpha).
+        resolution: side of the output, pixels.
+
+    Returns:
+        ``[1,3,resolution,resolution]`` float32 in [0,1] on the input's device: centre square crop,
+        ``INTER_AREA`` resize, alpha composited on white.
+    """
+    _check_image(image)
+    _, _, height, width = image.shape
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    square = image[0, :, top : top + side, left : left + side].float()
+    pixels = square.permute(1, 2, 0).cpu().numpy()
+    if side != resolution:
+        import cv2
+
+        pixels = cv2.resize(pixels, (resolution, resolution), interpolation=cv2.INTER_AREA)
+        pixels = pixels.reshape(resolution, resolution, -1)  # cv2 drops a single channel axis
+    out = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1).to(image.device)
+    if out.shape[0] == 4:
+        rgb, alpha = out[:3], out[3:]
+        out = rgb * alpha + (1.0 - alpha)
+    elif out.shape[0] == 1:
+        out = out.expand(3, -1, -1)
+    return out.clamp(0.0, 1.0).unsqueeze(0).contiguous()
+
+
+def _check_image(image) -> None:
+    if not isinstance(image, torch.Tensor) or image.ndim != 4 or image.shape[0] != 1 or image.shape[1] not in (1, 3, 4):
+        shape = list(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise ValueError(f"image must be a [1,C,H,W] tensor with C = 1, 3 or 4 channels, got {shape}")
+    if not image.is_floating_point():
+        raise ValueError(f"image must be float in [0,1], got dtype {image.dtype} (divide 8-bit pixels by 255)")
+    if min(image.shape[2:]) < 8:
+        raise ValueError(f"image must be at least 8x8 pixels, got {image.shape[2]}x{image.shape[3]}")
+    if not torch.isfinite(image).all():
+        raise ValueError("image contains NaN or infinite values")
+    low, high = image.min().item(), image.max().item()
+    if low < 0.0 or high > 1.0:
+        hint = " (8-bit pixels? divide by 255)" if high > 1.5 else ""
+        raise ValueError(f"image values must be in [0,1], got [{low:.3g}, {high:.3g}]{hint}")
