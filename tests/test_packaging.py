@@ -55,6 +55,12 @@ def test_pyproject_declares_the_pack():
     assert "slow" in " ".join(data["tool"]["pytest"]["ini_options"]["markers"])
 
 
+def test_every_library_subpackage_is_packaged():
+    packaged = set(_pyproject()["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "zeronvs_core").rglob("__init__.py")}
+    assert found <= packaged, sorted(found - packaged)
+
+
 def test_cli_version_and_help(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--version"])
