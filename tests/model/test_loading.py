@@ -156,6 +156,20 @@ def test_half_precision_on_cpu_is_refused(tiny_files):
         load_zeronvs(tiny_files[0], config=tiny_files[1], dtype=torch.int32)
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_without_a_gpu_is_a_clear_error(tiny_files):
+    with pytest.raises(ValueError, match="torch sees no CUDA device"):
+        load_zeronvs(tiny_files[0], config=tiny_files[1], device="cuda")
+
+
+def test_attention_runs_through_sdpa(tiny_model):
+    from diffusers.models.attention_processor import AttnProcessor2_0
+
+    processors = tiny_model.unet.attn_processors
+    assert processors and all(isinstance(p, AttnProcessor2_0) for p in processors.values())
+    assert tiny_model.image_encoder.config._attn_implementation == "sdpa"
+
+
 def test_config_json_round_trip_and_unknown_fields(tiny_model):
     config = tiny_model.config
     assert ZeroNVSConfig.from_json(config.to_json()) == config

@@ -45,7 +45,7 @@ def load_zeronvs(path, config=None, device="cpu", dtype: torch.dtype = torch.flo
         ValueError: an unsupported dtype/device combination.
     """
     device = torch.device(device)
-    _check_dtype(dtype, device)
+    _check_device_and_dtype(device, dtype)
     weights = WeightFile(path, dtype=dtype)
     if weights.metadata.get("format") == FORMAT_NAME:
         if config is not None:
@@ -114,7 +114,9 @@ def _assign(model: ZeroNVSModel, state: dict[str, torch.Tensor], path: Path) -> 
     model.load_state_dict(state, strict=True, assign=True)
 
 
-def _check_dtype(dtype: torch.dtype, device: torch.device) -> None:
+def _check_device_and_dtype(device: torch.device, dtype: torch.dtype) -> None:
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device} was asked for, but torch sees no CUDA device; use device='cpu'")
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype}")
     if device.type == "cpu" and dtype != torch.float32:
