@@ -129,6 +129,7 @@ def test_entry_point_with_comfyui_v3_exports_only_the_extension(monkeypatch, pac
 def test_library_never_imports_comfyui():
     code = (
         "import sys, zeronvs_core.cameras, zeronvs_core.conditioning, zeronvs_core.scene_scale, zeronvs_core.cli\n"
+        "import zeronvs_core.model, zeronvs_core.sampling, zeronvs_core.images\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in ('comfy', 'comfy_api', 'folder_paths', 'nodes')]\n"
         "assert not bad, bad\n"
     )
