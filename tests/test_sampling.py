@@ -103,6 +103,8 @@ def test_bad_cameras_and_settings(tiny_model, tiny_oracle):
     image, cond, targets, fov, scale = _orbit_args(tiny_oracle, count=2)
     with pytest.raises(ValueError, match="cond_c2w must be one camera"):
         sample_views(tiny_model, image, targets, targets, fov, scale, steps=1)
+    with pytest.raises(ValueError, match="cond_c2w"):
+        sample_views(tiny_model, image, cond[:3], targets, fov, scale, steps=1)
     skewed = targets.clone()
     skewed[0, 0, 0] = 2.0
     with pytest.raises(ValueError, match="target_c2w"):
@@ -122,6 +124,8 @@ def test_model_methods_check_shapes(tiny_model, tiny_oracle):
         tiny_model.context(torch.zeros(2, 64), tiny_oracle["T"])
     with pytest.raises(ValueError, match=r"latents must be \[B,4,h,w\] latents, got \[2, 3, 32, 32\]"):
         tiny_model.eps(torch.zeros(2, 3, 32, 32), 5, tiny_oracle["context"], tiny_oracle["vae_posterior_mean"])
+    with pytest.raises(ValueError, match="t must be one timestep or 2, got 3"):
+        tiny_model.eps(torch.zeros(2, 4, 32, 32), [1, 2, 3], tiny_oracle["context"], tiny_oracle["vae_posterior_mean"])
     with pytest.raises(ValueError, match="must share the batch size"):
         tiny_model.eps(torch.zeros(1, 4, 32, 32), 5, tiny_oracle["context"], tiny_oracle["vae_posterior_mean"])
 

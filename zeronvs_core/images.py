@@ -28,20 +28,24 @@ def prepare_image(image: torch.Tensor, resolution: int) -> torch.Tensor:
     _, _, height, width = image.shape
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
-    square = image[0, :, top : top + side, left : left + side].float()
-    pixels = square.permute(1, 2, 0).cpu().numpy()
+    out = image[0, :, top : top + side, left : left + side].float()
     if side != resolution:
-        import cv2
-
-        pixels = cv2.resize(pixels, (resolution, resolution), interpolation=cv2.INTER_AREA)
-        pixels = pixels.reshape(resolution, resolution, -1)  # cv2 drops a single channel axis
-    out = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1).to(image.device)
+        out = _resize_inter_area(out, resolution)
     if out.shape[0] == 4:
         rgb, alpha = out[:3], out[3:]
         out = rgb * alpha + (1.0 - alpha)
     elif out.shape[0] == 1:
         out = out.expand(3, -1, -1)
     return out.clamp(0.0, 1.0).unsqueeze(0).contiguous()
+
+
+def _resize_inter_area(image: torch.Tensor, size: int) -> torch.Tensor:
+    """``[C,H,W]`` to ``[C,size,size]`` with OpenCV's ``INTER_AREA`` (the official resize)."""
+    import cv2
+
+    pixels = cv2.resize(image.permute(1, 2, 0).cpu().numpy(), (size, size), interpolation=cv2.INTER_AREA)
+    pixels = pixels.reshape(size, size, -1)  # cv2 drops a single channel axis
+    return torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1).to(image.device)
 
 
 def _check_image(image) -> None:

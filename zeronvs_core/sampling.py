@@ -136,9 +136,7 @@ def sample_views(
         ``[N,3,R,R]`` float32 views in [0,1] on the model's device (R = model resolution).
     """
     target_c2w = validate_c2w(target_c2w, "target_c2w")
-    cond_c2w = validate_c2w(cond_c2w.reshape(-1, 4, 4) if torch.is_tensor(cond_c2w) else cond_c2w, "cond_c2w")
-    if cond_c2w.shape[0] != 1:
-        raise ValueError(f"cond_c2w must be one camera, [4,4] or [1,4,4], got {cond_c2w.shape[0]} cameras")
+    cond_c2w = _one_camera(cond_c2w)
     count = target_c2w.shape[0]
     image_pm1 = prepare_image(image, model.config.resolution).to(model.device) * 2.0 - 1.0
     clip_embedding, concat_latent = model.embed_image(image_pm1)
@@ -160,6 +158,15 @@ def sample_views(
     )
     views = torch.cat([model.decode(latents[i : i + batch_size]) for i in range(0, count, batch_size)])
     return (views * 0.5 + 0.5).clamp(0.0, 1.0)
+
+
+def _one_camera(cond_c2w) -> torch.Tensor:
+    """``[4,4]`` or ``[1,4,4]`` camera as a validated ``[1,4,4]``."""
+    cond_c2w = torch.as_tensor(cond_c2w)
+    cond_c2w = validate_c2w(cond_c2w[None] if cond_c2w.ndim == 2 else cond_c2w, "cond_c2w")
+    if cond_c2w.shape[0] != 1:
+        raise ValueError(f"cond_c2w must be one camera, [4,4] or [1,4,4], got {cond_c2w.shape[0]} cameras")
+    return cond_c2w
 
 
 def _check_sampling_args(steps: int, guidance_scale: float, eta: float, batch_size: int) -> None:

@@ -121,7 +121,10 @@ class ZeroNVSModel(nn.Module):
                 f"latents {list(latents.shape)}, concat_latent {list(concat_latent.shape)} and context "
                 f"{list(context.shape)} must share the batch size and latent shape"
             )
-        timesteps = torch.as_tensor(t, device=latents.device).long().reshape(-1).expand(batch)
+        timesteps = torch.as_tensor(t, device=latents.device).long().reshape(-1)
+        if timesteps.numel() not in (1, batch):
+            raise ValueError(f"t must be one timestep or {batch}, got {timesteps.numel()}")
+        timesteps = timesteps.expand(batch)
         if guidance_scale == 1.0:
             return self._unet(latents, timesteps, context, concat_latent)
         eps_uncond, eps_cond = self._unet(
