@@ -1,0 +1,1 @@
+"""Radiance fields for SDS distillation: hash-grid fields, proposal sampling, volume rendering."""
