@@ -1,0 +1,151 @@
+"""SDS distillation on the tiny official model: the SDS gradient, presets, a smoke run that fits the
+input view, exact resume, stop requests and bad input."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from zeronvs_core.anchors import AnchorConfig
+from zeronvs_core.distill import OFFICIAL, PRESETS, DistillConfig, distill, sds_loss
+
+TINY_RUN = replace(PRESETS["cpu_smoke"], steps=6, render_sizes=(16, 16), checkpoint_every=100)
+
+
+@pytest.fixture(scope="module")
+def photo():
+    """A 3-colour photo: red left half, blue right half, a gray bottom band."""
+    image = torch.zeros(1, 3, 80, 96)
+    image[:, 0, :, :48] = 1.0
+    image[:, 2, :, 48:] = 1.0
+    image[:, :, 60:] = 0.5
+    return image
+
+
+def test_sds_gradient_is_weighted_noise_residual_over_batch():
+    g = torch.Generator().manual_seed(0)
+    latents = torch.randn(3, 4, 8, 8, generator=g, requires_grad=True)
+    noise, eps = torch.randn(3, 4, 8, 8, generator=g), torch.randn(3, 4, 8, 8, generator=g)
+    alphas = torch.tensor([0.9, 0.5, 0.1])
+    sds_loss(latents, noise, eps, alphas).backward()
+    expected = (1 - alphas).view(-1, 1, 1, 1) * (eps - noise) / 3
+    torch.testing.assert_close(latents.grad, expected)
+
+
+def test_official_recipe_and_presets():
+    assert (OFFICIAL.steps, OFFICIAL.guidance_scale, OFFICIAL.batch_sizes, OFFICIAL.render_sizes) == (
+        4000,
+        9.5,
+        (6, 1),
+        (128, 256),
+    )
+    assert (OFFICIAL.lambda_sds, OFFICIAL.lambda_rgb, OFFICIAL.lambda_normal_smooth, OFFICIAL.lambda_orient) == (
+        0.1,
+        1500.0,
+        8.0,
+        5.0,
+    )
+    assert (OFFICIAL.near, OFFICIAL.far, OFFICIAL.anisotropic_offset, OFFICIAL.anchors.count) == (
+        0.5,
+        1000.0,
+        1000.0,
+        0,
+    )
+    dtu = PRESETS["official_dtu"]
+    assert (dtu.background, dtu.lambda_opaque, dtu.guidance_scale, dtu.anisotropic_offset) == ("black", 0.1, 7.5, None)
+    smoke = PRESETS["cpu_smoke"]  # 200 steps: every milestone scaled by 1/20
+    assert (smoke.steps, smoke.switch_step, smoke.cameras.progressive_until, smoke.anisotropic_offset) == (
+        200,
+        100,
+        50,
+        50.0,
+    )
+    assert smoke.max_step_percent.start_step == 50 and smoke.max_step_percent.end_step == 125
+    assert set(PRESETS) == {"official", "official_dtu", "fast", "cpu_smoke"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"steps": 0}, "steps must be >= 1"),
+        ({"near": 2.0, "far": 1.0}, "near and far"),
+        ({"render_sizes": (4, 4)}, "render_sizes"),
+    ],
+)
+def test_bad_configs(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        DistillConfig(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [((0.0, 31.0, 0.7), "fov_deg"), ((52.55, 95.0, 0.7), "elevation_deg"), ((52.55, 31.0, 0.0), "scale")],
+)
+def test_bad_camera_settings(tiny_model, photo, args, message):
+    with pytest.raises(ValueError, match=message):
+        distill(tiny_model, photo, *args, TINY_RUN)
+
+
+def test_smoke_run_fits_the_input_view(tiny_model, photo):
+    result = distill(tiny_model, photo, 52.55, 31.0, 0.7, replace(TINY_RUN, steps=40))
+    rgb = [h["rgb"] for h in result.history]
+    assert result.step == 40 and not result.stopped
+    assert sum(rgb[-5:]) / 5 < 0.6 * sum(rgb[:5]) / 5
+    assert all(torch.isfinite(torch.tensor(list(h.values()))).all() for h in result.history)
+    assert set(result.history[0]) == {"sds", "rgb", "proposal", "total"}
+
+
+def test_stop_and_resume_equal_an_uninterrupted_run(tiny_model, photo, tmp_path):
+    straight = distill(tiny_model, photo, 52.55, 31.0, 0.7, TINY_RUN)
+    calls = []
+    first = distill(
+        tiny_model,
+        photo,
+        52.55,
+        31.0,
+        0.7,
+        TINY_RUN,
+        checkpoint_dir=tmp_path,
+        should_stop=lambda: len(calls) >= 3,
+        callback=lambda step, total, preview: calls.append(step),
+    )
+    assert first.stopped and first.step == 3 and (tmp_path / "last.ckpt").is_file()
+    resumed = distill(tiny_model, photo, 52.55, 31.0, 0.7, TINY_RUN, checkpoint_dir=tmp_path, resume=True)
+    assert resumed.step == 6 and resumed.history == straight.history
+    for key, value in straight.scene.state_dict().items():
+        assert torch.equal(value, resumed.scene.state_dict()[key]), key
+
+
+def test_an_exception_in_the_callback_leaves_a_checkpoint(tiny_model, photo, tmp_path):
+    class Interrupted(Exception):
+        pass
+
+    def interrupt(step, total, preview):
+        assert preview.shape == (3, 16, 16)
+        if step == 2:
+            raise Interrupted
+
+    with pytest.raises(Interrupted):
+        distill(tiny_model, photo, 52.55, 31.0, 0.7, TINY_RUN, checkpoint_dir=tmp_path, callback=interrupt)
+    state = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    assert state["step"] == 2
+    with pytest.raises(ValueError, match="another distillation config"):
+        distill(tiny_model, photo, 52.55, 31.0, 0.7, replace(TINY_RUN, seed=1), checkpoint_dir=tmp_path, resume=True)
+    with pytest.raises(ValueError, match="other camera settings"):
+        distill(tiny_model, photo, 40.0, 31.0, 0.7, TINY_RUN, checkpoint_dir=tmp_path, resume=True)
+
+
+def test_anchored_run_with_depth_gate_and_its_resume(tiny_model, photo, tmp_path):
+    config = replace(
+        TINY_RUN,
+        lambda_normal_smooth=8.0,
+        lambda_orient=5.0,
+        steps=4,
+        anchors=AnchorConfig(count=2, steps=2, depth_threshold=1.0, sds_guidance_scale=3.0),
+    )
+    first = distill(tiny_model, photo, 52.55, 31.0, 0.7, config, checkpoint_dir=tmp_path, should_stop=lambda: True)
+    assert first.anchors.images.shape == (2, 3, 64, 64) and first.step == 1
+    assert {"normal_smooth", "orient"} <= set(first.history[0])
+    resumed = distill(tiny_model, photo, 52.55, 31.0, 0.7, config, checkpoint_dir=tmp_path, resume=True)
+    assert resumed.step == 4
+    torch.testing.assert_close(resumed.anchors.images, first.anchors.images)

@@ -1,0 +1,89 @@
+"""Orbit rendering, frame and video writing, scene files."""
+
+import imageio.v3 as iio
+import pytest
+import torch
+
+from zeronvs_core.cameras import orbit_camera
+from zeronvs_core.model import CheckpointError
+from zeronvs_core.nerf.field import FieldConfig, GridConfig
+from zeronvs_core.nerf.scene import Scene
+from zeronvs_core.render import (
+    RenderSettings,
+    depth_to_image,
+    load_scene,
+    render_orbit,
+    render_path,
+    save_scene,
+    write_frames,
+    write_video,
+)
+
+SMALL = FieldConfig(grid=GridConfig(4, 2, 12, 4, 2.0), proposal_grid=GridConfig(2, 2, 10, 4, 2.0))
+FAST = RenderSettings(proposal_samples=8, samples=8)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    torch.manual_seed(0)
+    return Scene(SMALL).eval()
+
+
+def test_orbit_starts_at_the_input_camera(scene):
+    frames = render_orbit(scene, 20.0, 50.0, n_views=4, size=12, settings=FAST)
+    assert frames.rgb.shape == (4, 3, 12, 12) and frames.depth.shape == frames.opacity.shape == (4, 1, 12, 12)
+    first = render_path(scene, orbit_camera(20.0, 0.0, 1.0), 50.0, 12, FAST)
+    torch.testing.assert_close(frames.rgb[:1], first.rgb)
+    assert frames.rgb.min() >= 0 and frames.rgb.max() <= 1 and (frames.depth >= 0).all()
+    # the blob density makes the centre opaque: depth about 1 - 0.5 from a camera at distance 1
+    assert frames.opacity[:, 0, 6, 6].min() > 0.9
+    assert 0.3 < frames.depth[0, 0, 6, 6].item() < 1.0
+
+
+def test_frames_video_and_depth_images(scene, tmp_path):
+    frames = render_orbit(scene, 20.0, 50.0, n_views=3, size=16, settings=FAST)
+    paths = write_frames(frames.rgb, tmp_path / "frames")
+    assert [p.name for p in paths] == ["frame_0000.png", "frame_0001.png", "frame_0002.png"]
+    assert iio.imread(paths[0]).shape == (16, 16, 3)
+    video = write_video(frames.rgb, tmp_path / "orbit.mp4", fps=10)
+    assert iio.imread(video, index=None).shape[0] == 3
+    depth = depth_to_image(frames.depth)
+    assert depth.shape == (3, 1, 16, 16) and depth.max() <= 1 and depth.min() >= 0
+    write_video(depth, tmp_path / "depth.mp4")
+    with pytest.raises(ValueError, match=r"\[F,C,H,W\] with C = 1 or 3"):
+        write_frames(torch.zeros(2, 16, 16), tmp_path)
+
+
+def test_scene_file_round_trip(scene, tmp_path):
+    settings = RenderSettings(near=0.25, far=100.0, proposal_samples=8, samples=8, background=(0.0, 0.0, 0.0))
+    path = save_scene(scene, tmp_path / "scene.safetensors", settings)
+    loaded, loaded_settings = load_scene(path)
+    assert loaded_settings == settings and loaded.config == scene.config
+    a = render_path(scene, orbit_camera(20.0, 30.0, 1.0), 50.0, 8, settings)
+    b = render_path(loaded, orbit_camera(20.0, 30.0, 1.0), 50.0, 8, settings)
+    assert torch.equal(a.rgb, b.rgb)
+
+
+def test_bad_scene_files_and_cameras(scene, tiny_files, tmp_path):
+    with pytest.raises(CheckpointError, match="not a ZeroNVS scene file"):
+        load_scene(tiny_files[0])
+    path = save_scene(scene, tmp_path / "scene.safetensors")
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), "pt") as handle:
+        metadata = handle.metadata()
+        state = {key: handle.get_tensor(key) for key in handle.keys()}
+    metadata["field_config"] = metadata["field_config"].replace('"n_levels": 4', '"n_levels": 5')
+    other = tmp_path / "other.safetensors"
+    save_file(state, str(other), metadata)
+    with pytest.raises(CheckpointError, match="do not match its field config"):
+        load_scene(other)
+    with pytest.raises(ValueError, match="must end in .safetensors"):
+        save_scene(scene, tmp_path / "scene.pt")
+    skewed = orbit_camera(20.0, 0.0, 1.0)
+    skewed[0, 0, 0] = 3.0
+    with pytest.raises(ValueError, match="c2w"):
+        render_path(scene, skewed, 50.0, 8, FAST)
+    with pytest.raises(ValueError, match="fov_deg"):
+        render_path(scene, orbit_camera(20.0, 0.0, 1.0), 190.0, 8, FAST)
