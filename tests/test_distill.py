@@ -8,6 +8,7 @@ import torch
 
 from zeronvs_core.anchors import AnchorConfig
 from zeronvs_core.distill import OFFICIAL, PRESETS, DistillConfig, distill, sds_loss
+from zeronvs_core.render import render_orbit
 
 TINY_RUN = replace(PRESETS["cpu_smoke"], steps=6, render_sizes=(16, 16), checkpoint_every=100)
 
@@ -93,6 +94,9 @@ def test_smoke_run_fits_the_input_view(tiny_model, photo):
     assert sum(rgb[-5:]) / 5 < 0.6 * sum(rgb[:5]) / 5
     assert all(torch.isfinite(torch.tensor(list(h.values()))).all() for h in result.history)
     assert set(result.history[0]) == {"sds", "rgb", "proposal", "total"}
+    assert set(result.timings) == {"render", "prior", "backward", "optimiser"} and min(result.timings.values()) > 0
+    frames = render_orbit(result.scene, 31.0, 52.55, n_views=2, size=16)
+    assert torch.isfinite(frames.rgb).all() and torch.isfinite(frames.depth).all()
 
 
 def test_stop_and_resume_equal_an_uninterrupted_run(tiny_model, photo, tmp_path):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -147,7 +148,7 @@ PRESETS: dict[str, DistillConfig] = {
         OFFICIAL,
         200,
         batch_sizes=(1, 1),
-        render_sizes=(24, 32),
+        render_sizes=(16, 24),
         proposal_samples=16,
         samples=16,
         lambda_normal_smooth=0.0,
@@ -156,8 +157,8 @@ PRESETS: dict[str, DistillConfig] = {
     ),
 }
 """Named recipes: ``official`` (the paper), ``official_dtu`` (DTU: black background, opacity loss),
-``fast`` (1000 steps at half resolution, schedules scaled; for a GPU) and ``cpu_smoke`` (200 tiny steps,
-16 + 16 samples, no normal losses: their second-order gradients triple the CPU step time)."""
+``fast`` (1000 steps at half resolution, schedules scaled; for a GPU) and ``cpu_smoke`` (200 steps at 16 then 24 pixels,
+16 + 16 samples, no normal losses: their second-order gradients double the CPU step time)."""
 
 
 @dataclass
@@ -171,6 +172,8 @@ class DistillResult:
     """Loss terms of every step."""
     anchors: Anchors | None = None
     stopped: bool = False
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds spent in this call per phase: render, prior (VAE encode, UNet, SDS), backward, optimiser."""
 
 
 def sds_loss(latents: torch.Tensor, noise: torch.Tensor, eps_guided: torch.Tensor, alphas_cumprod_t: torch.Tensor):
@@ -262,6 +265,7 @@ class _Run:
         self.alphas_cumprod = ddim_scheduler(model).alphas_cumprod.to(device)
         self.anchors: Anchors | None = None
         self._anchor_guidance = torch.zeros(0, dtype=torch.bool)  # per SDS camera: nearest is an anchor
+        self.timings = {"render": 0.0, "prior": 0.0, "backward": 0.0, "optimiser": 0.0}
         self.step = 0
         self.history: list[dict[str, float]] = []
         self._targets: dict[int, torch.Tensor] = {}
@@ -270,29 +274,24 @@ class _Run:
         config, device = self.config, self.model.device
         phase = int(self.step >= config.switch_step)
         batch, size = config.batch_sizes[phase], config.render_sizes[phase]
+        clock = _PhaseClock(self.timings, device)
         c2w, azimuth = sample_cameras(config.cameras, self.step, batch, self.elevation_deg, self.generator)
         sds_view = self._render(c2w.to(device), batch, size)
-        anchor_mask = self._condition(c2w, sds_view)
-        loss_sds = self._sds(sds_view, c2w, azimuth, anchor_mask)
         ref_view = self._render(self.input_c2w, 1, size)
-        loss_rgb = F.mse_loss(ref_view.rgb, self._target(size))
-        terms = {"sds": loss_sds, "rgb": loss_rgb}
-        for name, value in _regularisers(sds_view, ref_view, config).items():
-            terms[name] = value
-        weights = {
-            "sds": config.lambda_sds,
-            "rgb": config.lambda_rgb,
-            "normal_smooth": config.lambda_normal_smooth,
-            "orient": config.lambda_orient,
-            "opaque": config.lambda_opaque,
-        }
-        total = sum(weights[name] * value for name, value in terms.items())
+        clock.lap("render")
+        loss_sds = self._sds(sds_view, c2w, azimuth, self._condition(c2w, sds_view))
+        clock.lap("prior")
+        terms = {"sds": loss_sds, "rgb": F.mse_loss(ref_view.rgb, self._target(size))}
+        terms.update(_regularisers(sds_view, ref_view, config))
+        total = sum(_loss_weight(config, name) * value for name, value in terms.items())
         loss_proposal = sum(proposal_loss(*view.proposal_loss_inputs) for view in (sds_view, ref_view))
         self.optimizer.zero_grad(set_to_none=True)
         self.proposal_optimizer.zero_grad(set_to_none=True)
         (total + loss_proposal).backward()
+        clock.lap("backward")
         self.optimizer.step()
         self.proposal_optimizer.step()
+        clock.lap("optimiser")
         self.step += 1
         self.history.append(
             {**{k: v.item() for k, v in terms.items()}, "proposal": loss_proposal.item(), "total": total.item()}
@@ -392,7 +391,7 @@ class _Run:
         return self._targets[size]
 
     def result(self, stopped: bool) -> DistillResult:
-        return DistillResult(self.scene, self.step, self.history, self.anchors, stopped)
+        return DistillResult(self.scene, self.step, self.history, self.anchors, stopped, dict(self.timings))
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -432,6 +431,24 @@ class _Run:
             self.anchors = Anchors(
                 **{key: value.cpu() if key == "c2w" else value for key, value in state["anchors"].items()}
             )
+
+
+class _PhaseClock:
+    """Adds the wall time since the previous lap to ``totals[name]`` (synchronising CUDA first)."""
+
+    def __init__(self, totals: dict[str, float], device: torch.device):
+        self.totals, self.device, self.last = totals, device, time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        now = time.perf_counter()
+        self.totals[name] += now - self.last
+        self.last = now
+
+
+def _loss_weight(config: DistillConfig, name: str) -> float:
+    return getattr(config, f"lambda_{name}")
 
 
 def _regularisers(sds_view: SceneRender, ref_view: SceneRender, config: DistillConfig) -> dict[str, torch.Tensor]:

@@ -243,8 +243,7 @@ class HashGrid(nn.Module):
         index = index.reshape(n_points, n_levels, 8)
         index %= self._rows[:, None]
         index += self._offset[:, None]
-        if self.params.shape[0] < 2**31:
-            index = index.int()
+        # int64 indices: on the CPU the backward (index_add_) is about 8x slower with int32 ones.
         features = self.params.index_select(0, index.reshape(-1)).reshape(n_points, n_levels, 8, n_features)
 
         # Trilinear weights, multiplied in tcnn's order (x, then y, then z).

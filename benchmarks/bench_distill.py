@@ -1,0 +1,56 @@
+"""Time of SDS distillation per step, split into render, prior, backward and optimiser.
+
+Runs ``distill`` with a preset on a model and prints the mean seconds per step of each phase (from
+``DistillResult.timings``), the total, and the time 1000 steps would take at that rate. The default is
+the ``cpu_smoke`` preset on the tiny official fixture model (random weights: the time is what counts,
+not the result). On a GPU, pass ``--model zeronvs.ckpt --preset official`` (or ``fast``).
+
+    python benchmarks/bench_distill.py [--preset cpu_smoke] [--steps N] [--model PATH --config YAML]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from zeronvs_core.distill import PRESETS, distill
+from zeronvs_core.model import load_zeronvs
+
+TINY = Path(__file__).parents[1] / "tests" / "fixtures" / "tiny_official"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu_smoke")
+    parser.add_argument("--steps", type=int, default=None, help="steps to run (default: the preset's)")
+    parser.add_argument("--model", default=str(TINY / "model.safetensors"))
+    parser.add_argument("--config", default=None, help="LDM yaml of --model (default: the tiny fixture's)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default=None)
+    args = parser.parse_args()
+    config_path = args.config or (str(TINY / "config.yaml") if args.model.startswith(str(TINY)) else None)
+    dtype = getattr(torch, args.dtype) if args.dtype else (torch.float16 if args.device == "cuda" else torch.float32)
+    model = load_zeronvs(args.model, config=config_path, device=args.device, dtype=dtype)
+    config = PRESETS[args.preset]
+    if args.steps is not None:
+        config = replace(config, steps=args.steps)
+    image = torch.rand(1, 3, 256, 256, generator=torch.Generator().manual_seed(0))
+    start = time.perf_counter()
+    result = distill(model, image, 52.55, 31.0, 0.7, config)
+    total = time.perf_counter() - start
+    name = torch.cuda.get_device_name() if args.device == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+    print(f"device: {name}, torch {torch.__version__}, {args.model} ({dtype})")
+    print(f"preset: {args.preset}, steps: {result.step}, render sizes {config.render_sizes}")
+    for phase, seconds in result.timings.items():
+        print(f"{phase}_ms_per_step: {1000 * seconds / result.step:.1f}")
+    print(f"total_ms_per_step: {1000 * total / result.step:.1f}")
+    print(f"total_s: {total:.1f}")
+    print(f"projected_s_per_1000_steps: {total / result.step * 1000:.0f}")
+
+
+if __name__ == "__main__":
+    main()
