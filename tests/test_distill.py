@@ -100,7 +100,9 @@ def test_smoke_run_fits_the_input_view(tiny_model, photo):
 
 
 def test_stop_and_resume_equal_an_uninterrupted_run(tiny_model, photo, tmp_path):
+    global_state = torch.get_rng_state()
     straight = distill(tiny_model, photo, 52.55, 31.0, 0.7, TINY_RUN)
+    assert torch.equal(torch.get_rng_state(), global_state)  # the library never touches the global RNG
     calls = []
     first = distill(
         tiny_model,

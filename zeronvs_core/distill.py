@@ -251,8 +251,9 @@ class _Run:
         self.elevation_deg = float(elevation_deg)
         device = model.device
         self.generator = torch.Generator().manual_seed(config.seed)
-        torch.manual_seed(config.seed)  # the field's initialisation
-        self.scene = Scene(config.field).to(device)
+        with torch.random.fork_rng(devices=[]):  # seed the field's initialisation, leave the global RNG alone
+            torch.manual_seed(config.seed)
+            self.scene = Scene(config.field).to(device)
         self.optimizer = torch.optim.Adam(self.scene.field.parameters(), lr=config.lr, betas=(0.9, 0.99), eps=1e-8)
         self.proposal_optimizer = torch.optim.Adam(
             self.scene.proposal.parameters(), lr=config.lr, eps=1e-15, weight_decay=1e-6
