@@ -100,8 +100,9 @@ def test_smoke_run_fits_the_input_view(tiny_model, photo):
 
 
 def test_stop_and_resume_equal_an_uninterrupted_run(tiny_model, photo, tmp_path):
+    run = replace(TINY_RUN, switch_step=3, render_sizes=(16, 20))  # the resumed half renders a new size
     global_state = torch.get_rng_state()
-    straight = distill(tiny_model, photo, 52.55, 31.0, 0.7, TINY_RUN)
+    straight = distill(tiny_model, photo, 52.55, 31.0, 0.7, run)
     assert torch.equal(torch.get_rng_state(), global_state)  # the library never touches the global RNG
     calls = []
     first = distill(
@@ -110,13 +111,13 @@ def test_stop_and_resume_equal_an_uninterrupted_run(tiny_model, photo, tmp_path)
         52.55,
         31.0,
         0.7,
-        TINY_RUN,
+        run,
         checkpoint_dir=tmp_path,
         should_stop=lambda: len(calls) >= 3,
         callback=lambda step, total, preview: calls.append(step),
     )
     assert first.stopped and first.step == 3 and (tmp_path / "last.ckpt").is_file()
-    resumed = distill(tiny_model, photo, 52.55, 31.0, 0.7, TINY_RUN, checkpoint_dir=tmp_path, resume=True)
+    resumed = distill(tiny_model, photo, 52.55, 31.0, 0.7, run, checkpoint_dir=tmp_path, resume=True)
     assert resumed.step == 6 and resumed.history == straight.history
     for key, value in straight.scene.state_dict().items():
         assert torch.equal(value, resumed.scene.state_dict()[key]), key

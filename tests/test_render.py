@@ -87,3 +87,12 @@ def test_bad_scene_files_and_cameras(scene, tiny_files, tmp_path):
         render_path(scene, skewed, 50.0, 8, FAST)
     with pytest.raises(ValueError, match="fov_deg"):
         render_path(scene, orbit_camera(20.0, 0.0, 1.0), 190.0, 8, FAST)
+
+
+def test_input_ray_offset_moves_the_rays(scene):
+    c2w, background = orbit_camera(20.0, 0.0, 1.0), torch.zeros(3)
+    plain = scene.render(c2w, 50.0, 8, 8, background, 0.5, 100.0, 8, 8)
+    zero = scene.render(c2w, 50.0, 8, 8, background, 0.5, 100.0, 8, 8, ray_offset=torch.zeros(2, 3))
+    moved = scene.render(c2w, 50.0, 8, 8, background, 0.5, 100.0, 8, 8, ray_offset=torch.full((2, 3), 0.05))
+    assert torch.equal(plain.rgb, zero.rgb)
+    assert (plain.depth - moved.depth).abs().max() > 1e-3

@@ -67,6 +67,8 @@ class DistillConfig:
     """Proposal samples per ray."""
     samples: int = 64
     """Field samples per ray."""
+    input_ray_noise: float = 2e-3
+    """Std of one constant random offset of the input view's ray origins and directions per render size."""
     field: FieldConfig = FieldConfig()
     """Field and proposal network architecture."""
     cameras: CameraRanges = CameraRanges()
@@ -266,6 +268,7 @@ class _Run:
         self.alphas_cumprod = ddim_scheduler(model).alphas_cumprod.to(device)
         self.anchors: Anchors | None = None
         self._anchor_guidance = torch.zeros(0, dtype=torch.bool)  # per SDS camera: nearest is an anchor
+        self.ray_offsets: dict[int, torch.Tensor] = {}
         self.timings = {"render": 0.0, "prior": 0.0, "backward": 0.0, "optimiser": 0.0}
         self.step = 0
         self.history: list[dict[str, float]] = []
@@ -278,7 +281,7 @@ class _Run:
         clock = _PhaseClock(self.timings, device)
         c2w, azimuth = sample_cameras(config.cameras, self.step, batch, self.elevation_deg, self.generator)
         sds_view = self._render(c2w.to(device), batch, size)
-        ref_view = self._render(self.input_c2w, 1, size)
+        ref_view = self._render(self.input_c2w, 1, size, self._input_ray_offset(size))
         clock.lap("render")
         loss_sds = self._sds(sds_view, c2w, azimuth, self._condition(c2w, sds_view))
         clock.lap("prior")
@@ -299,7 +302,13 @@ class _Run:
         )
         return ref_view.rgb[0].detach().permute(2, 0, 1).clamp(0.0, 1.0)
 
-    def _render(self, c2w: torch.Tensor, batch: int, size: int) -> SceneRender:
+    def _input_ray_offset(self, size: int) -> torch.Tensor:
+        """The input view's constant ray jitter at ``size``, drawn the first time that size is rendered."""
+        if size not in self.ray_offsets:
+            self.ray_offsets[size] = torch.randn(2, 3, generator=self.generator) * self.config.input_ray_noise
+        return self.ray_offsets[size]
+
+    def _render(self, c2w: torch.Tensor, batch: int, size: int, ray_offset=None) -> SceneRender:
         config = self.config
         if config.background == "random":
             background = torch.rand(batch, 3, generator=self.generator).to(c2w.device)
@@ -319,6 +328,7 @@ class _Run:
             stratified=True,
             normals=need_normals,
             generator=self.generator,
+            ray_offset=ray_offset,
         )
 
     def _condition(self, c2w: torch.Tensor, view: SceneRender) -> torch.Tensor:
@@ -406,6 +416,7 @@ class _Run:
             "proposal_optimizer": self.proposal_optimizer.state_dict(),
             "generator": self.generator.get_state(),
             "history": json.dumps(self.history),
+            "ray_offsets": {str(size): offset for size, offset in self.ray_offsets.items()},
             "anchors": None if self.anchors is None else dataclasses.asdict(self.anchors),
         }
         temporary = path.with_suffix(".tmp")
@@ -428,6 +439,7 @@ class _Run:
         self.generator.set_state(state["generator"].cpu())
         self.step = int(state["step"])
         self.history = json.loads(state["history"])
+        self.ray_offsets = {int(size): offset.cpu() for size, offset in state["ray_offsets"].items()}
         if state["anchors"] is not None:
             self.anchors = Anchors(
                 **{key: value.cpu() if key == "c2w" else value for key, value in state["anchors"].items()}

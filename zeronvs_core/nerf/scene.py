@@ -62,6 +62,7 @@ class Scene(nn.Module):
         stratified: bool = False,
         normals: bool = False,
         generator: torch.Generator | None = None,
+        ray_offset: torch.Tensor | None = None,
     ) -> SceneRender:
         """Render ``B`` cameras.
 
@@ -75,8 +76,13 @@ class Scene(nn.Module):
             stratified: jitter samples (training).
             normals: also compute analytic normals, the normal image and the orientation penalty.
             generator: random source of the jitter.
+            ray_offset: ``[2,3]`` constant offsets added to every ray's origin and direction (before the
+                direction is renormalised), threestudio's ``rays_noise_scale`` jitter of the input view.
         """
         origins, directions = camera_rays(c2w, fov_deg, height, width)
+        if ray_offset is not None:
+            origins = origins + ray_offset[0].to(origins)
+            directions = F.normalize(directions + ray_offset[1].to(directions), dim=-1)
         batch = origins.shape[0]
         origins, directions = origins.reshape(-1, 3), directions.reshape(-1, 3)
         rays = origins.shape[0]
