@@ -123,6 +123,30 @@ def test_stop_and_resume_equal_an_uninterrupted_run(tiny_model, photo, tmp_path)
         assert torch.equal(value, resumed.scene.state_dict()[key]), key
 
 
+def test_an_interruption_inside_a_step_is_undone_and_resumes_exactly(tiny_model, photo, tmp_path, monkeypatch):
+    import zeronvs_core.distill as distill_module
+
+    run = replace(TINY_RUN, steps=4, switch_step=2, render_sizes=(16, 20))
+    straight = distill(tiny_model, photo, 52.55, 31.0, 0.7, run)
+    calls, original = [], distill_module.sds_loss
+
+    def interrupted_sds(*args):
+        calls.append(1)
+        if len(calls) == 3:  # in the middle of step 3, after its renders drew random numbers
+            raise KeyboardInterrupt
+        return original(*args)
+
+    monkeypatch.setattr(distill_module, "sds_loss", interrupted_sds)
+    with pytest.raises(KeyboardInterrupt):
+        distill(tiny_model, photo, 52.55, 31.0, 0.7, run, checkpoint_dir=tmp_path)
+    monkeypatch.undo()
+    assert torch.load(tmp_path / "last.ckpt", weights_only=True)["step"] == 2
+    resumed = distill(tiny_model, photo, 52.55, 31.0, 0.7, run, checkpoint_dir=tmp_path, resume=True)
+    assert resumed.history == straight.history
+    for key, value in straight.scene.state_dict().items():
+        assert torch.equal(value, resumed.scene.state_dict()[key]), key
+
+
 def test_an_exception_in_the_callback_leaves_a_checkpoint(tiny_model, photo, tmp_path):
     class Interrupted(Exception):
         pass

@@ -240,7 +240,7 @@ def distill(
                 return run.result(stopped=True)
     except BaseException:
         if path is not None and run.step > 0:
-            run.save(path)
+            run.save_interrupted(path)
         raise
     return run.result(stopped=False)
 
@@ -269,6 +269,8 @@ class _Run:
         self.anchors: Anchors | None = None
         self._anchor_guidance = torch.zeros(0, dtype=torch.bool)  # per SDS camera: nearest is an anchor
         self.ray_offsets: dict[int, torch.Tensor] = {}
+        self._phase: Literal["idle", "computing", "updating"] = "idle"
+        self._step_start = (self.generator.get_state(), {})
         self.timings = {"render": 0.0, "prior": 0.0, "backward": 0.0, "optimiser": 0.0}
         self.step = 0
         self.history: list[dict[str, float]] = []
@@ -279,6 +281,8 @@ class _Run:
         phase = int(self.step >= config.switch_step)
         batch, size = config.batch_sizes[phase], config.render_sizes[phase]
         clock = _PhaseClock(self.timings, device)
+        self._step_start = (self.generator.get_state(), dict(self.ray_offsets))
+        self._phase = "computing"
         c2w, azimuth = sample_cameras(config.cameras, self.step, batch, self.elevation_deg, self.generator)
         sds_view = self._render(c2w.to(device), batch, size)
         ref_view = self._render(self.input_c2w, 1, size, self._input_ray_offset(size))
@@ -293,13 +297,14 @@ class _Run:
         self.proposal_optimizer.zero_grad(set_to_none=True)
         (total + loss_proposal).backward()
         clock.lap("backward")
+        record = {**{k: v.item() for k, v in terms.items()}, "proposal": loss_proposal.item(), "total": total.item()}
+        self._phase = "updating"
         self.optimizer.step()
         self.proposal_optimizer.step()
-        clock.lap("optimiser")
         self.step += 1
-        self.history.append(
-            {**{k: v.item() for k, v in terms.items()}, "proposal": loss_proposal.item(), "total": total.item()}
-        )
+        self.history.append(record)
+        self._phase = "idle"
+        clock.lap("optimiser")
         return ref_view.rgb[0].detach().permute(2, 0, 1).clamp(0.0, 1.0)
 
     def _input_ray_offset(self, size: int) -> torch.Tensor:
@@ -403,6 +408,18 @@ class _Run:
 
     def result(self, stopped: bool) -> DistillResult:
         return DistillResult(self.scene, self.step, self.history, self.anchors, stopped, dict(self.timings))
+
+    def save_interrupted(self, path: Path) -> None:
+        """Checkpoint after an exception: a step interrupted before its update is undone (the generator
+        goes back to the step's start), so resuming repeats it exactly; one interrupted during the update
+        itself keeps the previous checkpoint."""
+        if self._phase == "computing":
+            generator_state, ray_offsets = self._step_start
+            self.generator.set_state(generator_state)
+            self.ray_offsets = ray_offsets
+            self._phase = "idle"
+        if self._phase == "idle":
+            self.save(path)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
