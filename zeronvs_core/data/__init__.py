@@ -1,0 +1,1 @@
+"""Training data: the synthetic multi-view scene generator and dataset readers."""
