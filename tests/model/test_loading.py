@@ -149,6 +149,22 @@ def test_wrong_camera_projection_width_is_reported(tiny_state, tiny_files, tmp_p
         load_zeronvs(path, config=tiny_files[1])
 
 
+def test_zero123_camera_projection_is_widened_for_fine_tuning(tiny_state, tiny_files, tmp_path):
+    state = dict(tiny_state)
+    old = torch.randn(64, 64 + 4, generator=torch.Generator().manual_seed(0))
+    state["cc_projection.weight"] = old
+    path = tmp_path / "zero123_like.safetensors"
+    save_file(state, str(path))
+    model = load_zeronvs(path, config=tiny_files[1], widen_camera_projection=True)
+    weight = model.cc_projection.weight
+    assert weight.shape == (64, 83)
+    assert torch.equal(weight[:, :64], old[:, :64])  # the CLIP block is kept, the old camera columns dropped
+    assert not torch.equal(weight[:, 64:68], old[:, 64:])
+    assert torch.equal(model.cc_projection.bias, tiny_state["cc_projection.bias"])
+    bound = 1 / 83**0.5  # PyTorch's default Linear initialisation for the new columns
+    assert weight[:, 64:].abs().max() <= bound
+
+
 def test_half_precision_on_cpu_is_refused(tiny_files):
     with pytest.raises(ValueError, match="needs a CUDA device"):
         load_zeronvs(tiny_files[0], config=tiny_files[1], dtype=torch.float16)

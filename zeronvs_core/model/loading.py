@@ -27,7 +27,9 @@ _FORMAT_VERSION = "1"
 _DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 
-def load_zeronvs(path, config=None, device="cpu", dtype: torch.dtype = torch.float32) -> ZeroNVSModel:
+def load_zeronvs(
+    path, config=None, device="cpu", dtype: torch.dtype = torch.float32, widen_camera_projection: bool = False
+) -> ZeroNVSModel:
     """Load a ZeroNVS model for inference (eval mode, no gradients on its weights).
 
     Args:
@@ -38,6 +40,9 @@ def load_zeronvs(path, config=None, device="cpu", dtype: torch.dtype = torch.flo
             not the released one; ``None`` means the released ``zeronvs_config.yaml``.
         device: where the model goes (``"cpu"``, ``"cuda"``, ...).
         dtype: float32, or float16/bfloat16 on CUDA.
+        widen_camera_projection: for fine-tuning a Zero-1-to-3 checkpoint (``cc_projection`` 772 -> 768):
+            keep its CLIP block and bias, and give the wider camera vector freshly initialised columns,
+            as the official ``main.py`` does.
 
     Raises:
         FileNotFoundError: no file at ``path`` (or at ``config``).
@@ -57,6 +62,8 @@ def load_zeronvs(path, config=None, device="cpu", dtype: torch.dtype = torch.flo
         model_config = config_from_ldm(read_ldm_config(config), weights.shapes)
         state = convert_official_weights(weights, model_config).state_dict
     model = build_empty_model(model_config)
+    if widen_camera_projection:
+        state = _widened_camera_projection(state, model_config)
     _assign(model, state, weights.path)
     del state
     return model.to(device=device, dtype=dtype).eval().requires_grad_(False)
@@ -112,6 +119,22 @@ def _assign(model: ZeroNVSModel, state: dict[str, torch.Tensor], path: Path) -> 
             f"{path} does not match the model architecture (wrong model or wrong config?): " + "; ".join(problems)
         )
     model.load_state_dict(state, strict=True, assign=True)
+
+
+def _widened_camera_projection(state: dict[str, torch.Tensor], config: ZeroNVSConfig) -> dict[str, torch.Tensor]:
+    """``state`` with a narrower ``cc_projection.weight`` widened to ``clip_dim + camera_dim`` inputs: the
+    CLIP block is kept, the camera columns get PyTorch's default ``Linear`` initialisation."""
+    weight = state["cc_projection.weight"]
+    wanted = config.clip_dim + config.camera_dim
+    if weight.shape[1] == wanted:
+        return state
+    if weight.shape[0] != config.context_dim or not config.clip_dim < weight.shape[1] < wanted:
+        raise CheckpointError(
+            f"cc_projection.weight {list(weight.shape)} cannot be widened to [{config.context_dim}, {wanted}]"
+        )
+    fresh = torch.nn.Linear(wanted, config.context_dim).weight.detach().to(weight.dtype)
+    fresh[:, : config.clip_dim] = weight[:, : config.clip_dim]
+    return {**state, "cc_projection.weight": fresh}
 
 
 def _check_device_and_dtype(device: torch.device, dtype: torch.dtype) -> None:

@@ -135,6 +135,13 @@ class ZeroNVSModel(nn.Module):
         ).chunk(2)
         return eps_uncond + guidance_scale * (eps_cond - eps_uncond)
 
+    def forward(
+        self, latents: torch.Tensor, t, clip_embedding: torch.Tensor, camera: torch.Tensor, concat_latent: torch.Tensor
+    ) -> torch.Tensor:
+        """Training forward: the conditional noise prediction ``[B,4,h,w]`` with the context computed
+        inside (``context(clip_embedding, camera)``), so a DDP wrapper sees every trained weight."""
+        return self.eps(latents, t, self.context(clip_embedding, camera), concat_latent)
+
     def encode(self, image_pm1: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """Diffusion latents ``[B,4,h,w]`` = VAE posterior *sample* x scale_factor, with gradients to
         the image (SDS backpropagates through the encoder)."""
