@@ -1,0 +1,111 @@
+"""Training: conditioning dropout rates, warm-up, EMA, the loss going down, checkpoints that
+``load_zeronvs`` reads, and resume."""
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+
+from zeronvs_core.data.pairs import SyntheticPairs, collate_pairs
+from zeronvs_core.model import load_zeronvs
+from zeronvs_training.objective import EMA, diffusion_loss, dropout_masks, warmup_factor
+from zeronvs_training.train import TrainConfig, build_model, load_config, main, train
+
+
+def test_dropout_rates_over_many_samples():
+    keep_clip, keep_concat = dropout_masks(200_000, torch.Generator().manual_seed(0))
+    clip_only = (~keep_clip & keep_concat).float().mean().item()
+    both = (~keep_clip & ~keep_concat).float().mean().item()
+    concat_only = (keep_clip & ~keep_concat).float().mean().item()
+    assert clip_only == pytest.approx(0.05, abs=0.003)
+    assert both == pytest.approx(0.05, abs=0.003)
+    assert concat_only == pytest.approx(0.05, abs=0.003)
+
+
+def test_warmup_and_ema_decay():
+    assert warmup_factor(0) == pytest.approx(1e-6)
+    assert warmup_factor(50) == pytest.approx(0.5, abs=1e-6)
+    assert warmup_factor(100) == warmup_factor(5000) == 1.0
+    module = torch.nn.Linear(2, 2, bias=False)
+    ema = EMA(module, decay=0.9999)
+    start = module.weight.detach().clone()
+    with torch.no_grad():
+        module.weight.add_(1.0)
+    ema.update(module)  # first update: decay min(0.9999, 2/11)
+    torch.testing.assert_close(ema.shadow["weight"], start + (1 - 2 / 11))
+
+
+@pytest.fixture(scope="module")
+def tiny_train_config(tiny_files, tmp_path_factory):
+    return TrainConfig(
+        init=str(tiny_files[0]),
+        ldm_config=str(tiny_files[1]),
+        datasets=({"kind": "synthetic", "probability": 1.0, "n_scenes": 4},),
+        batch_size=2,
+        max_steps=4,
+        checkpoint_every=2,
+        validate_every=2,
+        validation_pairs=2,
+        validation_ddim_steps=2,
+        log_every=1,
+    )
+
+
+def test_a_few_steps_lower_the_loss_on_a_fixed_batch(tiny_train_config):
+    model = build_model(tiny_train_config).train()
+    model.requires_grad_(False)
+    model.unet.requires_grad_(True)
+    model.cc_projection.requires_grad_(True)
+    batch = collate_pairs([SyntheticPairs(2)[i] for i in range(2)])
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+
+    def fixed_loss():
+        with torch.no_grad():
+            return diffusion_loss(model, batch, torch.Generator().manual_seed(0), dropout=0.0).item()
+
+    before = fixed_loss()
+    for step in range(15):
+        loss = diffusion_loss(model, batch, torch.Generator().manual_seed(step % 3), dropout=0.0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert fixed_loss() < 0.8 * before
+
+
+def test_train_writes_loadable_checkpoints_and_resumes(tiny_train_config, tmp_path):
+    messages = []
+    half = replace(tiny_train_config, max_steps=2)
+    first = train(half, tmp_path, log=messages.append)
+    assert first.name == "step_0000002"
+    model = load_zeronvs(first / "model.safetensors")  # the project's format, EMA UNet inside
+    assert model.config.resolution == 64
+    last = train(tiny_train_config, tmp_path, resume=True, log=messages.append)
+    assert last.name == "step_0000004"
+    assert any("resumed from" in m and "at step 2" in m for m in messages)
+    records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    assert all(r["loss"] > 0 for r in records) and "val_psnr" in records[1] and "val_psnr" in records[3]
+
+
+def test_config_file_errors(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text("batch_size: 4\nlearning_rate: 0.1\n")
+    with pytest.raises(ValueError, match=r"unknown training settings \['learning_rate'\]"):
+        load_config(path)
+    assert main(["--config", str(path), "--output", str(tmp_path / "run")]) == 2
+    assert "unknown training settings" in capsys.readouterr().err
+
+
+def test_shipped_configs_parse():
+    from pathlib import Path
+
+    configs = Path(__file__).parents[2] / "training" / "configs"
+    mini = load_config(configs / "mini_synthetic.yaml")
+    model = build_model(replace(mini, datasets=mini.datasets))
+    assert model.config.resolution == 64 and model.config.camera_dim == 19
+    params = sum(p.numel() for p in model.parameters())
+    assert params * 2 < 20e6  # fits the 20 MB budget in float16
+    official = load_config(configs / "official_finetune.yaml")
+    assert [d["probability"] for d in official.datasets] == [0.34, 0.33, 0.33]
+    assert (official.lr, official.cc_projection_lr_scale, official.ema_decay) == (1e-4, 10.0, 0.9999)

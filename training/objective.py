@@ -1,0 +1,108 @@
+"""The training objective of the ZeroNVS diffusion model (spec section 7): conditioning dropout, the
+epsilon loss, the EMA of the UNet, and the learning-rate warm-up.
+
+Batches are ``data.pairs.collate_pairs`` dicts: images ``[B,3,S,S]`` in [0,1], OpenGL cameras
+``[B,4,4]``, ``fov_deg`` and ``scale`` ``[B]``.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from zeronvs_core.conditioning import encode_camera
+from zeronvs_core.model import ZeroNVSModel
+
+__all__ = ["EMA", "diffusion_loss", "dropout_masks", "warmup_factor"]
+
+
+def dropout_masks(batch: int, generator: torch.Generator, p: float = 0.05) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(keep_clip [B], keep_concat [B])`` of the official conditioning dropout: per sample r ~ U(0,1),
+    r < p drops the CLIP embedding, p <= r < 2p drops it and the concat latent, 2p <= r < 3p drops the
+    concat latent (p = 0.05); the camera vector is never dropped."""
+    r = torch.rand(batch, generator=generator)
+    drop_clip = r < 2 * p
+    drop_concat = (r >= p) & (r < 3 * p)
+    return ~drop_clip, ~drop_concat
+
+
+def diffusion_loss(
+    model: ZeroNVSModel,
+    batch: dict[str, torch.Tensor],
+    generator: torch.Generator,
+    dropout: float = 0.05,
+    forward=None,
+) -> torch.Tensor:
+    """Mean squared error of the predicted noise (``l_simple``), t uniform in [0, T), with the official
+    conditioning: CLIP and concat latent of the input view (dropped as ``dropout_masks``), camera vector
+    ``T`` of the target relative to the input with the batch's viewer scale.
+
+    ``forward`` is the callable that runs ``model.forward`` (e.g. its DDP wrapper); ``model`` by default."""
+    device, config = model.device, model.config
+    cond = batch["cond_image"].to(device) * 2.0 - 1.0
+    target = batch["target_image"].to(device) * 2.0 - 1.0
+    size = config.resolution
+    if cond.shape[-1] != size or target.shape[-1] != size:
+        raise ValueError(f"images must be {size}x{size} for this model, got {list(cond.shape)}")
+    with torch.no_grad():
+        clip, concat = model.embed_image(cond)
+        latents = model.encode(target, generator=generator)
+    keep_clip, keep_concat = (mask.to(device) for mask in dropout_masks(cond.shape[0], generator, dropout))
+    clip = clip * keep_clip.view(-1, 1, 1)
+    concat = concat * keep_concat.view(-1, 1, 1, 1)
+    camera = encode_camera(batch["target_c2w"], batch["cond_c2w"], batch["fov_deg"], config.camera_mode, batch["scale"])
+    t = torch.randint(0, config.num_train_timesteps, (cond.shape[0],), generator=generator).to(device)
+    noise = torch.randn(latents.shape, generator=generator).to(device)
+    alphas = _alphas_cumprod(config).to(device)[t].view(-1, 1, 1, 1)
+    noisy = alphas.sqrt() * latents + (1.0 - alphas).sqrt() * noise
+    forward = model if forward is None else forward
+    return F.mse_loss(forward(noisy, t, clip, camera.to(device), concat), noise)
+
+
+def _alphas_cumprod(config) -> torch.Tensor:
+    """The training schedule: ``scaled_linear`` betas (LDM ``linear``), float64 cumulative product."""
+    betas = torch.linspace(
+        config.beta_start**0.5, config.beta_end**0.5, config.num_train_timesteps, dtype=torch.float64
+    )
+    return torch.cumprod(1.0 - betas**2, dim=0).float()
+
+
+def warmup_factor(step: int, warmup_steps: int = 100, start: float = 1e-6) -> float:
+    """LR factor of the official ``LambdaLinearScheduler``: linear from ``start`` to 1 over ``warmup_steps``."""
+    if step >= warmup_steps:
+        return 1.0
+    return start + (1.0 - start) * step / warmup_steps
+
+
+class EMA:
+    """Exponential moving average of a module's parameters, as LitEma: decay ``min(decay, (1 + n) / (10 + n))``
+    after ``n`` updates."""
+
+    def __init__(self, module: nn.Module, decay: float = 0.9999):
+        self.decay = decay
+        self.updates = 0
+        self.shadow = {name: p.detach().clone() for name, p in module.named_parameters() if p.requires_grad}
+
+    @torch.no_grad()
+    def update(self, module: nn.Module) -> None:
+        self.updates += 1
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        for name, parameter in module.named_parameters():
+            if name in self.shadow:
+                self.shadow[name].lerp_(parameter.detach(), 1.0 - decay)
+
+    @torch.no_grad()
+    def copy_to(self, module: nn.Module) -> None:
+        """Write the averaged weights into ``module``."""
+        for name, parameter in module.named_parameters():
+            if name in self.shadow:
+                parameter.copy_(self.shadow[name])
+
+    def state_dict(self) -> dict:
+        return {"decay": self.decay, "updates": self.updates, "shadow": self.shadow}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.decay, self.updates = state["decay"], state["updates"]
+        for name, value in state["shadow"].items():
+            self.shadow[name].copy_(value)
