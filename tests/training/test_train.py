@@ -109,3 +109,22 @@ def test_shipped_configs_parse():
     official = load_config(configs / "official_finetune.yaml")
     assert [d["probability"] for d in official.datasets] == [0.34, 0.33, 0.33]
     assert (official.lr, official.cc_projection_lr_scale, official.ema_decay) == (1e-4, 10.0, 0.9999)
+
+
+def test_dataset_mixture_draws_by_probability_and_rejects_unknown_kinds(tiny_train_config):
+    from zeronvs_training.train import _datasets, _sample_batch
+
+    mixture = replace(
+        tiny_train_config,
+        datasets=(
+            {"kind": "synthetic", "probability": 0.75, "n_scenes": 2, "kinds": ("room",)},
+            {"kind": "synthetic", "probability": 0.25, "n_scenes": 2, "kinds": ("object",)},
+        ),
+    )
+    datasets, weights = _datasets(mixture, 16)
+    draws = torch.multinomial(weights, 20_000, replacement=True, generator=torch.Generator().manual_seed(0))
+    assert (draws == 0).float().mean().item() == pytest.approx(0.75, abs=0.01)
+    batch = _sample_batch(datasets, weights, 3, torch.Generator().manual_seed(0))
+    assert batch["cond_image"].shape == (3, 3, 16, 16) and batch["scale"].shape == (3,)
+    with pytest.raises(ValueError, match="unknown dataset kind 'imagenet'"):
+        _datasets(replace(tiny_train_config, datasets=({"kind": "imagenet", "probability": 1.0},)), 16)
