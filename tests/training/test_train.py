@@ -75,12 +75,12 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch(tiny_train_config):
 
 def test_train_writes_loadable_checkpoints_and_resumes(tiny_train_config, tmp_path):
     messages = []
-    half = replace(tiny_train_config, max_steps=2)
+    half = replace(tiny_train_config, max_steps=2, gradient_accumulation=2)
     first = train(half, tmp_path, log=messages.append)
     assert first.name == "step_0000002"
     model = load_zeronvs(first / "model.safetensors")  # the project's format, EMA UNet inside
     assert model.config.resolution == 64
-    last = train(tiny_train_config, tmp_path, resume=True, log=messages.append)
+    last = train(replace(tiny_train_config, gradient_accumulation=2), tmp_path, resume=True, log=messages.append)
     assert last.name == "step_0000004"
     assert any("resumed from" in m and "at step 2" in m for m in messages)
     records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
@@ -109,6 +109,7 @@ def test_shipped_configs_parse():
     official = load_config(configs / "official_finetune.yaml")
     assert [d["probability"] for d in official.datasets] == [0.34, 0.33, 0.33]
     assert (official.lr, official.cc_projection_lr_scale, official.ema_decay) == (1e-4, 10.0, 0.9999)
+    assert (official.batch_size, official.gradient_accumulation) == (48, 4)
 
 
 def test_dataset_mixture_draws_by_probability_and_rejects_unknown_kinds(tiny_train_config):
