@@ -14,7 +14,7 @@ from torch import nn
 from zeronvs_core.conditioning import encode_camera
 from zeronvs_core.model import ZeroNVSModel
 
-__all__ = ["EMA", "diffusion_loss", "dropout_masks", "warmup_factor"]
+__all__ = ["EMA", "batch_conditioning", "diffusion_loss", "dropout_masks", "warmup_factor"]
 
 
 def dropout_masks(batch: int, generator: torch.Generator, p: float = 0.05) -> tuple[torch.Tensor, torch.Tensor]:
@@ -40,24 +40,33 @@ def diffusion_loss(
 
     ``forward`` is the callable that runs ``model.forward`` (e.g. its DDP wrapper); ``model`` by default."""
     device, config = model.device, model.config
-    cond = batch["cond_image"].to(device) * 2.0 - 1.0
-    target = batch["target_image"].to(device) * 2.0 - 1.0
-    size = config.resolution
-    if cond.shape[-1] != size or target.shape[-1] != size:
-        raise ValueError(f"images must be {size}x{size} for this model, got {list(cond.shape)}")
+    clip, concat, camera = batch_conditioning(model, batch)
     with torch.no_grad():
-        clip, concat = model.embed_image(cond)
-        latents = model.encode(target, generator=generator)
-    keep_clip, keep_concat = (mask.to(device) for mask in dropout_masks(cond.shape[0], generator, dropout))
+        latents = model.encode(batch["target_image"].to(device) * 2.0 - 1.0, generator=generator)
+    keep_clip, keep_concat = (mask.to(device) for mask in dropout_masks(clip.shape[0], generator, dropout))
     clip = clip * keep_clip.view(-1, 1, 1)
     concat = concat * keep_concat.view(-1, 1, 1, 1)
-    camera = encode_camera(batch["target_c2w"], batch["cond_c2w"], batch["fov_deg"], config.camera_mode, batch["scale"])
-    t = torch.randint(0, config.num_train_timesteps, (cond.shape[0],), generator=generator).to(device)
+    t = torch.randint(0, config.num_train_timesteps, (clip.shape[0],), generator=generator).to(device)
     noise = torch.randn(latents.shape, generator=generator).to(device)
     alphas = _alphas_cumprod(config).to(device)[t].view(-1, 1, 1, 1)
     noisy = alphas.sqrt() * latents + (1.0 - alphas).sqrt() * noise
     forward = model if forward is None else forward
-    return F.mse_loss(forward(noisy, t, clip, camera.to(device), concat), noise)
+    return F.mse_loss(forward(noisy, t, clip, camera, concat), noise)
+
+
+@torch.no_grad()
+def batch_conditioning(model: ZeroNVSModel, batch: dict[str, torch.Tensor]):
+    """``(clip_embedding [B,1,D], concat_latent [B,4,h,w], camera [B,camera_dim])`` of a batch's input
+    views and target cameras, on the model's device (no dropout)."""
+    size = model.config.resolution
+    for name in ("cond_image", "target_image"):
+        if tuple(batch[name].shape[-2:]) != (size, size):
+            raise ValueError(f"{name} must be {size}x{size} for this model, got {list(batch[name].shape)}")
+    clip, concat = model.embed_image(batch["cond_image"].to(model.device) * 2.0 - 1.0)
+    camera = encode_camera(
+        batch["target_c2w"], batch["cond_c2w"], batch["fov_deg"], model.config.camera_mode, batch["scale"]
+    )
+    return clip, concat, camera.to(model.device)
 
 
 def _alphas_cumprod(config) -> torch.Tensor:

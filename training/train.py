@@ -28,10 +28,11 @@ import torch
 import yaml
 
 from zeronvs_core.data.pairs import SyntheticPairs, collate_pairs
+from zeronvs_core.metrics import psnr
 from zeronvs_core.model import ZeroNVSModel, load_zeronvs, save_zeronvs
 from zeronvs_core.model.config import config_from_ldm, read_ldm_config
 from zeronvs_core.sampling import sample_latents
-from zeronvs_training.objective import EMA, diffusion_loss, warmup_factor
+from zeronvs_training.objective import EMA, batch_conditioning, diffusion_loss, warmup_factor
 
 __all__ = ["TrainConfig", "build_model", "load_config", "main", "train"]
 
@@ -135,22 +136,16 @@ def _sample_batch(datasets, weights, batch_size: int, generator: torch.Generator
 
 
 def _validation_psnr(model: ZeroNVSModel, pairs: list, steps: int) -> float:
+    """Mean PSNR of DDIM novel views (guidance 3, eta 1, fixed seed) against the pairs' target images."""
     batch = collate_pairs(pairs)
+    clip, concat, camera = batch_conditioning(model, batch)
     with torch.no_grad():
-        from zeronvs_core.conditioning import encode_camera
-
-        cond = batch["cond_image"].to(model.device) * 2 - 1
-        clip, concat = model.embed_image(cond)
-        camera = encode_camera(
-            batch["target_c2w"], batch["cond_c2w"], batch["fov_deg"], model.config.camera_mode, batch["scale"]
-        )
-        context = model.context(clip, camera.to(model.device))
+        context = model.context(clip, camera)
         latents = sample_latents(
             model, context, concat, steps=steps, guidance_scale=3.0, eta=1.0, generator=torch.Generator().manual_seed(0)
         )
         views = (model.decode(latents) * 0.5 + 0.5).clamp(0, 1).cpu()
-    mse = ((views - batch["target_image"]) ** 2).flatten(1).mean(dim=1).clamp_min(1e-10)
-    return float((10 * torch.log10(1 / mse)).mean())
+    return psnr(views, batch["target_image"]).mean().item()
 
 
 def train(config: TrainConfig, output: str | Path, resume: bool = False, log=print) -> Path:
