@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["prepare_image"]
+__all__ = ["centre_square", "crop_and_resize", "prepare_image"]
 
 
 def prepare_image(image: torch.Tensor, resolution: int) -> torch.Tensor:
@@ -25,18 +25,28 @@ def prepare_image(image: torch.Tensor, resolution: int) -> torch.Tensor:
         ``INTER_AREA`` resize, alpha composited on white.
     """
     _check_image(image)
-    _, _, height, width = image.shape
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    out = image[0, :, top : top + side, left : left + side].float()
-    if side != resolution:
-        out = _resize_inter_area(out, resolution)
+    out = crop_and_resize(image[0].float(), resolution)
     if out.shape[0] == 4:
         rgb, alpha = out[:3], out[3:]
         out = rgb * alpha + (1.0 - alpha)
     elif out.shape[0] == 1:
         out = out.expand(3, -1, -1)
     return out.clamp(0.0, 1.0).unsqueeze(0).contiguous()
+
+
+def centre_square(image: torch.Tensor) -> torch.Tensor:
+    """The centred square crop (side = the short side) of ``[...,H,W]``, a view."""
+    height, width = image.shape[-2:]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    return image[..., top : top + side, left : left + side]
+
+
+def crop_and_resize(image: torch.Tensor, size: int) -> torch.Tensor:
+    """``[C,H,W]`` float to ``[C,size,size]``: centre square crop, then OpenCV ``INTER_AREA`` when the
+    side differs (values are not clamped, so it serves any dense map)."""
+    square = centre_square(image)
+    return square if square.shape[-1] == size else _resize_inter_area(square, size)
 
 
 def _resize_inter_area(image: torch.Tensor, size: int) -> torch.Tensor:

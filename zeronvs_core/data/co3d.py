@@ -56,6 +56,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..cameras import pytorch3d_to_opengl, validate_c2w
+from ..images import centre_square, crop_and_resize
 from ..scene_scale import viewer_scale
 from .pairs import ViewPair
 
@@ -198,21 +199,13 @@ def load_co3d_depth(path, scale_adjustment: float = 1.0) -> np.ndarray:
     return depth
 
 
-def _centre_square(array: np.ndarray) -> np.ndarray:
-    height, width = array.shape[:2]
-    side = min(height, width)
-    top, left = (height - side) // 2, (width - side) // 2
-    return array[top : top + side, left : left + side]
-
-
 def read_square_image(path, size: int) -> tuple[torch.Tensor, tuple[int, int]]:
     """``load_square_image`` plus the original ``(H, W)`` of the file."""
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise FileNotFoundError(f"image not found or unreadable: {path}")
-    square = _centre_square(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    pixels = cv2.resize(square.astype(np.float32) / 255.0, (size, size), interpolation=cv2.INTER_AREA)
-    image = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1).clamp(0.0, 1.0).contiguous()
+    rgb = torch.from_numpy(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0).permute(2, 0, 1)
+    image = crop_and_resize(rgb, size).clamp(0.0, 1.0).contiguous()
     return image, (bgr.shape[0], bgr.shape[1])
 
 
@@ -232,7 +225,7 @@ def square_depth(depth: np.ndarray, size: int) -> np.ndarray:
     land in one cell one of them is kept); upsizing uses nearest neighbour. Depths are never averaged
     with the 0 of missing pixels.
     """
-    square = _centre_square(np.asarray(depth, dtype=np.float32))
+    square = centre_square(torch.from_numpy(np.asarray(depth, dtype=np.float32))).numpy()
     side = square.shape[0]
     if side == size:
         return np.ascontiguousarray(square)
@@ -246,10 +239,8 @@ def square_depth(depth: np.ndarray, size: int) -> np.ndarray:
 
 def square_map(values: np.ndarray, size: int) -> np.ndarray:
     """Centre-crop a dense map (e.g. monocular disparity) to a square and ``INTER_AREA``-resize it."""
-    square = np.ascontiguousarray(_centre_square(np.asarray(values, dtype=np.float32)))
-    if square.shape[0] == size:
-        return square
-    return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA)
+    dense = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))[None]
+    return np.ascontiguousarray(crop_and_resize(dense, size)[0].numpy())
 
 
 def pair_indices(n_views: int, seed: int, sequence_index: int, pair_index: int) -> tuple[int, int]:
