@@ -32,6 +32,7 @@ from zeronvs_core.metrics import psnr
 from zeronvs_core.model import ZeroNVSModel, load_zeronvs, save_zeronvs
 from zeronvs_core.model.config import config_from_ldm, read_ldm_config
 from zeronvs_core.sampling import sample_latents
+from zeronvs_training.autoencoder import load_autoencoder
 from zeronvs_training.objective import EMA, batch_conditioning, diffusion_loss, warmup_factor
 
 __all__ = ["TrainConfig", "build_model", "load_config", "main", "train"]
@@ -49,6 +50,9 @@ class TrainConfig:
     """LDM yaml (path or dict) of ``init`` or, without ``init``, of the architecture trained from scratch."""
     image_encoder: dict[str, Any] | None = None
     """``CLIPVisionConfig`` arguments of a from-scratch model (default: ViT-L/14)."""
+    autoencoder: str | None = None
+    """VAE of a from-scratch model, trained by ``training/autoencoder.py`` (its ``scale_factor`` replaces
+    the config's); without it a from-scratch model keeps a random VAE."""
     batch_size: int = 48
     """Pairs per micro-batch and process."""
     gradient_accumulation: int = 1
@@ -80,15 +84,16 @@ def load_config(path: str | Path, **overrides) -> TrainConfig:
         raise ValueError(f"{path}: unknown training settings {unknown}; known: {sorted(known)}")
     if "datasets" in data:
         data["datasets"] = tuple(data["datasets"])
-    if isinstance(data.get("ldm_config"), str):
-        data["ldm_config"] = str((Path(path).parent / data["ldm_config"]).resolve())
+    for key in ("ldm_config", "autoencoder"):
+        if isinstance(data.get(key), str):
+            data[key] = str((Path(path).parent / data[key]).resolve())
     return TrainConfig(**data)
 
 
 def build_model(config: TrainConfig) -> ZeroNVSModel:
     """The model to train: loaded from ``init`` (a Zero-1-to-3 ``cc_projection`` is widened to the camera
     vector of ``ldm_config``'s mode), or built from ``ldm_config`` with the official ``cc_projection``
-    initialisation (identity on the CLIP block, zero bias)."""
+    initialisation (identity on the CLIP block, zero bias) and the VAE of ``autoencoder`` when given."""
     if config.init is not None:
         return load_zeronvs(config.init, config=config.ldm_config, widen_camera_projection=True)
     model_config = config_from_ldm(read_ldm_config(config.ldm_config))
@@ -96,7 +101,12 @@ def build_model(config: TrainConfig) -> ZeroNVSModel:
         model_config = dataclasses.replace(
             model_config, image_encoder={**model_config.image_encoder, **config.image_encoder}
         )
+    if config.autoencoder is not None:
+        vae_weights, scale_factor = load_autoencoder(config.autoencoder)
+        model_config = dataclasses.replace(model_config, scale_factor=scale_factor)
     model = ZeroNVSModel(model_config)
+    if config.autoencoder is not None:
+        model.vae.load_state_dict(vae_weights)
     with torch.no_grad():
         width = model_config.clip_dim
         model.cc_projection.weight[:, :width] = torch.eye(model_config.context_dim, width)
@@ -214,8 +224,10 @@ def _validation_set(config: TrainConfig, size: int) -> list:
     synthetic = [spec for spec in config.datasets if spec["kind"] == "synthetic"]
     if not synthetic or config.validation_pairs < 1:
         return []
-    first_unused = synthetic[0].get("first_seed", 0) + synthetic[0]["n_scenes"] + 1000
-    held_out = SyntheticPairs(config.validation_pairs, first_seed=first_unused, size=size, pairs_per_scene=1)
+    spec = synthetic[0]
+    first_unused = spec.get("first_seed", 0) + spec["n_scenes"] + 1000
+    shape = {key: spec[key] for key in ("kinds", "views_per_scene") if key in spec}
+    held_out = SyntheticPairs(config.validation_pairs, first_seed=first_unused, size=size, pairs_per_scene=1, **shape)
     return [held_out[i] for i in range(len(held_out))]
 
 

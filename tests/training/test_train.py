@@ -102,7 +102,8 @@ def test_shipped_configs_parse():
 
     configs = Path(__file__).parents[2] / "training" / "configs"
     mini = load_config(configs / "mini_synthetic.yaml")
-    model = build_model(replace(mini, datasets=mini.datasets))
+    assert mini.autoencoder.endswith("runs/mini_vae/autoencoder.safetensors")  # stage 1's output
+    model = build_model(replace(mini, autoencoder=None))
     assert model.config.resolution == 64 and model.config.camera_dim == 19
     params = sum(p.numel() for p in model.parameters())
     assert params * 2 < 20e6  # fits the 20 MB budget in float16

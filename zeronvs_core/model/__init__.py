@@ -1,8 +1,18 @@
 """The ZeroNVS diffusion model: ``ZeroNVSModel``, its config, and checkpoint loading and saving."""
 
 from .config import ZeroNVSConfig
+from .demo import DEMO_MODEL_NAME, demo_model_path, resolve_model_path
 from .files import CheckpointError
 from .loading import load_zeronvs, save_zeronvs
 from .zeronvs import ZeroNVSModel
 
-__all__ = ["CheckpointError", "ZeroNVSConfig", "ZeroNVSModel", "load_zeronvs", "save_zeronvs"]
+__all__ = [
+    "DEMO_MODEL_NAME",
+    "CheckpointError",
+    "ZeroNVSConfig",
+    "ZeroNVSModel",
+    "demo_model_path",
+    "load_zeronvs",
+    "resolve_model_path",
+    "save_zeronvs",
+]
