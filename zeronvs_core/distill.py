@@ -24,7 +24,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from .anchors import AnchorConfig, Anchors, make_anchors, nearest_candidate
+from .anchors import AnchorConfig, Anchors, anchor_cameras, make_anchors, nearest_candidate
 from .cameras import orbit_camera, validate_fov_deg
 from .conditioning import encode_camera
 from .images import prepare_image
@@ -35,7 +35,7 @@ from .nerf.scene import Scene, SceneRender
 from .sampling import ddim_scheduler
 from .schedules import CameraRanges, Ramp, sample_cameras, sample_timesteps
 
-__all__ = ["DistillConfig", "DistillResult", "PRESETS", "distill", "sds_loss"]
+__all__ = ["DistillConfig", "DistillResult", "PRESETS", "distill", "sds_loss", "with_steps"]
 
 ProgressCallback = Callable[[int, int, torch.Tensor], None]
 """``callback(step, total, preview)`` after each step; ``preview`` is the input-view render ``[3,H,W]``
@@ -112,7 +112,7 @@ class DistillConfig:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
 
 
-def _shortened(config: DistillConfig, steps: int, **changes) -> DistillConfig:
+def with_steps(config: DistillConfig, steps: int, **changes) -> DistillConfig:
     """``config`` with ``steps`` and every step milestone scaled by ``steps / config.steps``."""
     k = steps / config.steps
 
@@ -145,8 +145,8 @@ PRESETS: dict[str, DistillConfig] = {
         background="black",
         lambda_opaque=0.1,
     ),
-    "fast": _shortened(OFFICIAL, 1000, render_sizes=(64, 128)),
-    "cpu_smoke": _shortened(
+    "fast": with_steps(OFFICIAL, 1000, render_sizes=(64, 128)),
+    "cpu_smoke": with_steps(
         OFFICIAL,
         200,
         batch_sizes=(1, 1),
@@ -198,6 +198,7 @@ def distill(
     resume: bool = False,
     callback: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
+    anchors: Anchors | None = None,
 ) -> DistillResult:
     """Distil ``model``'s novel views of ``image`` into a 3D scene.
 
@@ -213,6 +214,8 @@ def distill(
         resume: continue from ``checkpoint_dir/last.ckpt`` when it exists.
         callback: see ``ProgressCallback``.
         should_stop: asked after every step; ``True`` writes a checkpoint and returns (``stopped``).
+        anchors: anchor views made beforehand by ``make_anchors`` (for this image, FOV, scale and
+            elevation) instead of generating ``config.anchors.count`` of them; their count must be that count.
     """
     validate_fov_deg(torch.tensor([float(fov_deg)]))
     if not -90.0 < elevation_deg < 90.0:
@@ -223,6 +226,8 @@ def distill(
     path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
     if resume and path is not None and path.is_file():
         run.load(path)
+    elif anchors is not None:
+        run.anchors = _checked_anchors(anchors, config.anchors.count, elevation_deg)
     elif config.anchors.count > 0:
         run.anchors = make_anchors(
             model, image, run.input_c2w, fov_deg, scale, config.anchors, elevation_deg, generator=run.generator
@@ -461,6 +466,15 @@ class _Run:
             self.anchors = Anchors(
                 **{key: value.cpu() if key == "c2w" else value for key, value in state["anchors"].items()}
             )
+
+
+def _checked_anchors(anchors: Anchors, count: int, elevation_deg: float) -> Anchors:
+    """``anchors`` when they are ``count`` anchors at the cameras ``anchor_cameras`` gives for the input elevation."""
+    if anchors.c2w.shape[0] != count:
+        raise ValueError(f"anchors: got {anchors.c2w.shape[0]} anchor views, but config.anchors.count is {count}")
+    if not torch.allclose(anchors.c2w.cpu().float(), anchor_cameras(count, elevation_deg), atol=1e-5):
+        raise ValueError(f"anchors were made for another input camera, not elevation {elevation_deg} degrees")
+    return anchors
 
 
 class _PhaseClock:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["centre_square", "crop_and_resize", "prepare_image"]
+__all__ = ["centre_square", "crop_and_resize", "image_grid", "prepare_image", "read_image"]
 
 
 def prepare_image(image: torch.Tensor, resolution: int) -> torch.Tensor:
@@ -32,6 +32,39 @@ def prepare_image(image: torch.Tensor, resolution: int) -> torch.Tensor:
     elif out.shape[0] == 1:
         out = out.expand(3, -1, -1)
     return out.clamp(0.0, 1.0).unsqueeze(0).contiguous()
+
+
+def read_image(path) -> torch.Tensor:
+    """An image file (PNG, JPEG, ...; 8 or 16 bit; gray, RGB or RGBA) as ``[1,C,H,W]`` float in [0,1]."""
+    from pathlib import Path
+
+    import imageio.v3 as iio
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"image file {path} does not exist")
+    try:
+        pixels = iio.imread(path)
+    except Exception as error:  # imageio raises many kinds for unreadable files
+        raise ValueError(f"{path} is not a readable image ({error})") from None
+    if pixels.dtype not in (np.uint8, np.uint16) or pixels.ndim not in (2, 3):
+        raise ValueError(f"{path}: expected an 8- or 16-bit still image, got {pixels.dtype} of shape {pixels.shape}")
+    scale = float(np.iinfo(pixels.dtype).max)
+    image = torch.from_numpy(pixels.astype(np.float32) / scale)
+    image = image[None] if image.ndim == 2 else image.permute(2, 0, 1)
+    if image.shape[0] == 2:  # gray + alpha
+        image = torch.cat([image[:1].expand(3, -1, -1), image[1:]])
+    return image[None].contiguous()
+
+
+def image_grid(images: torch.Tensor, columns: int) -> torch.Tensor:
+    """``[N,C,H,W]`` images tiled row by row into ``[1,C,rows*H,columns*W]``; empty cells are black."""
+    count, channels, height, width = images.shape
+    rows = -(-count // columns)
+    grid = images.new_zeros(rows * columns, channels, height, width)
+    grid[:count] = images
+    grid = grid.reshape(rows, columns, channels, height, width).permute(2, 0, 3, 1, 4)
+    return grid.reshape(1, channels, rows * height, columns * width)
 
 
 def centre_square(image: torch.Tensor) -> torch.Tensor:

@@ -28,6 +28,7 @@ __all__ = [
     "render_orbit",
     "render_path",
     "save_scene",
+    "settings_for",
     "write_frames",
     "write_video",
 ]
@@ -47,6 +48,25 @@ class RenderSettings:
     samples: int = 64
     background: tuple[float, float, float] = (0.5, 0.5, 0.5)
     """Solid background colour (official evaluation: gray in the wild, black for DTU)."""
+    fov_deg: float | None = None
+    """Vertical FOV of the input camera, degrees: the default of a re-render (None: unknown)."""
+    elevation_deg: float | None = None
+    """Elevation of the input camera, degrees: the default orbit of a re-render (None: unknown)."""
+
+
+def settings_for(config, fov_deg: float, elevation_deg: float) -> RenderSettings:
+    """The render settings of a scene distilled with ``config`` (a ``DistillConfig``) from a photo with
+    this input camera: its near and far planes and samples per ray, black background for a black
+    training background (DTU) and gray otherwise."""
+    return RenderSettings(
+        near=config.near,
+        far=config.far,
+        proposal_samples=config.proposal_samples,
+        samples=config.samples,
+        background=(0.0, 0.0, 0.0) if config.background == "black" else (0.5, 0.5, 0.5),
+        fov_deg=float(fov_deg),
+        elevation_deg=float(elevation_deg),
+    )
 
 
 @dataclass
@@ -69,14 +89,17 @@ def render_path(
     size: int = 256,
     settings: RenderSettings | None = None,
     callback=None,
+    width: int | None = None,
 ) -> OrbitFrames:
     """Render ``scene`` from cameras ``c2w [F,4,4]`` (vertical FOV in degrees) as ``size x size`` frames,
-    one camera at a time; ``callback(frame, total, rgb)`` after each frame may raise to stop."""
+    or ``size`` rows by ``width`` columns when ``width`` is given, one camera at a time;
+    ``callback(frame, total, rgb)`` after each frame may raise to stop."""
     settings = settings if settings is not None else RenderSettings()
     c2w = validate_c2w(c2w, "c2w")
     validate_fov_deg(torch.as_tensor(fov_deg, dtype=torch.float64).reshape(-1))
-    if size < 1:
-        raise ValueError(f"size must be positive, got {size}")
+    width = size if width is None else width
+    if size < 1 or width < 1:
+        raise ValueError(f"size and width must be positive, got {size} and {width}")
     device = next(scene.parameters()).device
     background = torch.tensor(settings.background, device=device)
     frames = []
@@ -85,7 +108,7 @@ def render_path(
             c2w[index : index + 1].to(device).float(),
             fov_deg,
             size,
-            size,
+            width,
             background,
             settings.near,
             settings.far,
