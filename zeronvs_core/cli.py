@@ -1,5 +1,8 @@
-"""The ``zeronvs`` command. Today: ``zeronvs convert``; the other subcommands (views, orbit, render,
-info, eval) arrive with the issues that build them."""
+"""The ``zeronvs`` command: ``views``, ``orbit``, ``render``, ``convert``, ``info`` and ``eval``.
+
+Argument parsing, progress bars and error printing live here; the work is done by ``jobs.py`` and the
+library. Bad arguments and unusable files print one ``zeronvs: error:`` line and exit with status 2;
+Ctrl-C exits with 130 after leaving a checkpoint that ``--resume`` continues."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import sys
 import time
 
 from . import __version__
+from .eval_cli import EVAL_DESCRIPTION, EVAL_HELP, add_eval_arguments, run_eval
 
 __all__ = ["build_parser", "main"]
 
@@ -42,7 +46,94 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument(
         "--dtype", choices=_DTYPE_NAMES, default="float16", help="weight precision of the output (default float16)"
     )
+    _add_job_parsers(commands)
+    add_eval_arguments(commands.add_parser("eval", help=EVAL_HELP, description=EVAL_DESCRIPTION))
     return parser
+
+
+def _add_job_parsers(commands) -> None:
+    from .model.demo import DEMO_MODEL_NAME
+
+    def model_argument(parser):
+        parser.add_argument(
+            "--model",
+            default=None,
+            help=f"checkpoint (official zeronvs.ckpt or the project's .safetensors); default: the embedded "
+            f"demo model {DEMO_MODEL_NAME}",
+        )
+
+    def camera_arguments(parser):
+        parser.add_argument(
+            "--fov", type=float, default=52.55, help="vertical FOV of the photo's centred square crop, degrees"
+        )
+        parser.add_argument(
+            "--elevation", type=float, default=31.0, help="camera elevation above the ground plane, degrees"
+        )
+        parser.add_argument(
+            "--scale",
+            type=float,
+            default=0.7,
+            help="viewer scale: distance of the scene, model units (0.7 in the wild)",
+        )
+
+    def common_arguments(parser, seed=True):
+        if seed:
+            parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+        parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu or cuda")
+
+    views = commands.add_parser(
+        "views",
+        help="novel views of a photo, sampled directly from the diffusion model",
+        description="DDIM novel views at azimuths evenly spaced over a full turn (view 0 = the input camera).",
+    )
+    views.add_argument("image", help="input photo (PNG, JPEG, ...)")
+    model_argument(views)
+    camera_arguments(views)
+    views.add_argument("--count", type=int, default=8, help="number of views (default 8)")
+    views.add_argument("--steps", type=int, default=50, help="DDIM steps (default 50)")
+    views.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale (default 3)")
+    views.add_argument("--eta", type=float, default=1.0, help="DDIM eta (default 1)")
+    views.add_argument("--out", default="outputs/views", help="output folder (default outputs/views)")
+    common_arguments(views)
+
+    orbit = commands.add_parser(
+        "orbit",
+        help="the whole pipeline: SDS distillation of a 3D field, orbit and depth videos",
+        description=(
+            "Distil the model's novel views of a photo into a 3D field (optionally anchored), then render "
+            "an orbit video and a depth video around it. Ctrl-C leaves a checkpoint; --resume continues it."
+        ),
+    )
+    orbit.add_argument("image", help="input photo (PNG, JPEG, ...)")
+    model_argument(orbit)
+    camera_arguments(orbit)
+    orbit.add_argument("--preset", default=None, help="distillation recipe (default: fast on a GPU, cpu_smoke on CPU)")
+    orbit.add_argument("--steps", type=int, default=None, help="distillation steps (default: the preset's)")
+    orbit.add_argument("--anchors", type=int, default=0, help="number of SDS anchor views (default 0: off)")
+    orbit.add_argument("--frames", type=int, default=None, help="orbit frames (default 120 on GPU, 48 on CPU)")
+    orbit.add_argument("--size", type=int, default=None, help="frame size, pixels (default 256 on GPU, 96 on CPU)")
+    orbit.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    orbit.add_argument("--out", default="outputs/orbit", help="output folder (default outputs/orbit)")
+    common_arguments(orbit)
+
+    render = commands.add_parser(
+        "render",
+        help="re-render a saved field along a new orbit",
+        description="Render a field.safetensors written by 'zeronvs orbit' along an orbit of your choice.",
+    )
+    render.add_argument("field", help="field.safetensors written by 'zeronvs orbit'")
+    render.add_argument("--fov", type=float, default=None, help="vertical FOV, degrees (default: the input's)")
+    render.add_argument("--elevation", type=float, default=None, help="orbit elevation, degrees (default: the input's)")
+    render.add_argument("--distance", type=float, default=1.0, help="orbit radius, input-camera units (default 1)")
+    render.add_argument("--frames", type=int, default=120, help="number of frames (default 120)")
+    render.add_argument("--size", type=int, default=256, help="frame size, pixels (default 256)")
+    render.add_argument("--out", default="outputs/render", help="output folder (default outputs/render)")
+    common_arguments(render, seed=False)
+
+    info = commands.add_parser("info", help="describe a checkpoint: format, architecture, parameters")
+    info.add_argument("model", nargs="?", default=None, help=f"checkpoint (default: {DEMO_MODEL_NAME})")
+    info.add_argument("--config", default=None, help="LDM yaml when the architecture is not the released one")
+    info.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,11 +144,23 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    handlers = {
+        "convert": _convert,
+        "views": _views,
+        "orbit": _orbit,
+        "render": _render,
+        "info": _info,
+        "eval": run_eval,
+    }
     try:
-        return _convert(args)
+        return handlers[args.command](args)
     except (FileNotFoundError, ValueError) as error:
         print(f"zeronvs: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        hint = " (continue with --resume)" if args.command == "orbit" else ""
+        print(f"zeronvs: interrupted{hint}", file=sys.stderr)
+        return 130
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -71,4 +174,93 @@ def _convert(args: argparse.Namespace) -> int:
     size_mb = path.stat().st_size / 2**20
     seconds = time.perf_counter() - start
     print(f"wrote {path} ({size_mb:.1f} MiB, {args.dtype}) in {seconds:.1f} s")
+    return 0
+
+
+def _progress(description: str, total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=description, unit="step", dynamic_ncols=True)
+
+
+def _camera(args: argparse.Namespace):
+    from .jobs import InputCamera
+
+    return InputCamera(fov_deg=args.fov, elevation_deg=args.elevation, scale=args.scale)
+
+
+def _views(args: argparse.Namespace) -> int:
+    from .jobs import novel_views
+
+    record = novel_views(
+        args.image,
+        args.out,
+        model=args.model,
+        camera=_camera(args),
+        count=args.count,
+        steps=args.steps,
+        guidance_scale=args.guidance,
+        eta=args.eta,
+        seed=args.seed,
+        device=args.device,
+        progress=_progress,
+    )
+    print(f"novel views: {record['outputs']['grid']} and {len(record['outputs']['views'])} PNGs in {args.out}/views")
+    return 0
+
+
+def _orbit(args: argparse.Namespace) -> int:
+    from .jobs import orbit
+
+    record = orbit(
+        args.image,
+        args.out,
+        model=args.model,
+        camera=_camera(args),
+        preset=args.preset,
+        steps=args.steps,
+        anchors=args.anchors,
+        seed=args.seed,
+        frames=args.frames,
+        size=args.size,
+        resume=args.resume,
+        device=args.device,
+        progress=_progress,
+    )
+    outputs = record["outputs"]
+    print(f"orbit video: {outputs['orbit']}\ndepth video: {outputs['depth']}\nfield: {outputs['field']}")
+    print(f"settings and timings: {args.out}/run.json ({record['seconds']['total']:.0f} s in all)")
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    from .jobs import render_field
+
+    record = render_field(
+        args.field,
+        args.out,
+        fov_deg=args.fov,
+        elevation_deg=args.elevation,
+        distance=args.distance,
+        frames=args.frames,
+        size=args.size,
+        device=args.device,
+        progress=_progress,
+    )
+    print(f"orbit video: {record['outputs']['orbit']}\ndepth video: {record['outputs']['depth']}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    import json
+
+    from .model.info import describe_checkpoint
+
+    description = describe_checkpoint(args.model, config=args.config)
+    if args.json:
+        print(json.dumps(description, indent=2))
+    else:
+        width = max(len(key) for key in description)
+        for key, value in description.items():
+            print(f"{key:<{width}}  {value}")
     return 0

@@ -17,15 +17,14 @@ import json
 import math
 import platform
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from . import __version__
 from .cameras import orbit_camera, orbit_path, validate_fov_deg
+from .progress import Progress, open_bar
 
 __all__ = [
     "InputCamera",
@@ -37,7 +36,6 @@ __all__ = [
 ]
 
 RUN_FILE = "run.json"
-Progress = Callable[[str, int], Any]
 
 
 @dataclass(frozen=True)
@@ -103,7 +101,7 @@ def novel_views(
     image = read_image(image_path)
     loaded = run.phase("load", lambda: _load_model(model, device))
     targets = orbit_path(count, camera.elevation_deg)
-    bar = _bar(progress, "views (DDIM steps)", steps)
+    bar = open_bar(progress, "views (DDIM steps)", steps)
     views = run.phase(
         "sample",
         lambda: sample_views(
@@ -170,7 +168,7 @@ def orbit(
     run = _Run(out, "orbit", settings, resume=resume)
     image = read_image(image_path)
     loaded = run.phase("load", lambda: _load_model(model, device))
-    bar = _bar(progress, "distillation (SDS steps)", config.steps)
+    bar = open_bar(progress, "distillation (SDS steps)", config.steps)
     result = run.phase(
         "distill",
         lambda: distill(
@@ -284,7 +282,7 @@ def _render_outputs(scene, out: Path, settings, frames: int, size: int, distance
     if frames < 1 or size < 8:
         raise ValueError(f"frames must be >= 1 and size >= 8, got {frames} and {size}")
     cameras = orbit_path(frames, settings.elevation_deg, distance)
-    bar = _bar(progress, "rendering (frames)", frames)
+    bar = open_bar(progress, "rendering (frames)", frames)
     rendered = render_path(scene, cameras, settings.fov_deg, size, settings, lambda i, n, rgb: bar.update(1))
     bar.close()
     write_frames(rendered.rgb, out / "frames")
@@ -293,18 +291,6 @@ def _render_outputs(scene, out: Path, settings, frames: int, size: int, distance
         "depth": str(write_video(depth_to_image(rendered.depth), out / "depth.mp4")),
         "frames": str(out / "frames"),
     }
-
-
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _bar(progress: Progress | None, description: str, total: int):
-    return _NoBar() if progress is None else progress(description, total)
 
 
 def _advance(bar, step: int) -> None:

@@ -7,6 +7,7 @@ returns one value per image, ``[B]``.
 - ``ssim``: ``skimage.metrics.structural_similarity(data_range=1, channel_axis=...)`` with its defaults:
   a 7x7 uniform window, K1 = 0.01, K2 = 0.03, sample covariances (x 49/48), the mean over the windows
   that fit inside the image (skimage crops the 3-pixel border its filter pads) and then over channels.
+- ``LPIPS`` / ``load_lpips`` (from ``lpips.py``): LPIPS-VGG, built from local weight files.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["psnr", "ssim"]
+from .lpips import LPIPS, load_lpips
+
+__all__ = ["LPIPS", "load_lpips", "psnr", "ssim"]
 
 _WINDOW = 7
 _K1, _K2 = 0.01, 0.03
