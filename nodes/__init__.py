@@ -1,21 +1,40 @@
 """ComfyUI adapters over ``zeronvs_core``: one small module per node family, no maths.
 
-``NODE_CLASSES`` lists the node classes (V3 schema API). With ComfyUI's V3 API present this package
-exports ``comfy_entrypoint``; otherwise (an older ComfyUI, or no ComfyUI at all, as in the tests) it
-exports ``NODE_CLASS_MAPPINGS`` and ``NODE_DISPLAY_NAME_MAPPINGS``. Never both: ComfyUI would
-silently take the V1 mappings and ignore the entry point.
-
-The nodes themselves come with the node-pack issue; until then the pack loads and registers none.
+``NODE_CLASSES`` lists the nodes, written against the V3 schema API (``comfy_io.io``). With ComfyUI's
+V3 API present this package exports ``comfy_entrypoint``; otherwise (an older ComfyUI, or no ComfyUI at
+all, as in the tests) the same classes are V1 nodes and it exports ``NODE_CLASS_MAPPINGS`` and
+``NODE_DISPLAY_NAME_MAPPINGS``. Never both: ComfyUI would silently take the V1 mappings and ignore the
+entry point. Importing the package registers the ``models/zeronvs`` folder and imports no heavy
+library (diffusers, transformers, nerfacc, OpenCV and imageio load when a node runs).
 """
 
-NODE_CLASSES: tuple = ()
+from .anchors import AnchorGenerator
+from .cameras import CameraPoseBuilder
+from .comfy_io import HAS_V3
+from .distill import SDSDistiller
+from .fields import LoadField, SaveField
+from .model import LoadModel, register_folder
+from .render import OrbitRenderer, SaveOrbitVideo
+from .sampler import Sampler
+from .scale import SceneNormalizer
 
-try:
+NODE_CLASSES: tuple = (
+    LoadModel,
+    CameraPoseBuilder,
+    SceneNormalizer,
+    Sampler,
+    AnchorGenerator,
+    SDSDistiller,
+    OrbitRenderer,
+    SaveOrbitVideo,
+    SaveField,
+    LoadField,
+)
+
+register_folder()
+
+if HAS_V3:
     from comfy_api.latest import ComfyExtension
-except ImportError:
-    NODE_CLASS_MAPPINGS: dict = {}
-    NODE_DISPLAY_NAME_MAPPINGS: dict = {}
-else:
 
     class ZeroNVSExtension(ComfyExtension):
         """The node pack as a V3 extension."""
@@ -26,3 +45,8 @@ else:
     async def comfy_entrypoint() -> ZeroNVSExtension:
         """ComfyUI's V3 entry point."""
         return ZeroNVSExtension()
+
+else:
+    _SCHEMAS = [node.schema_v1() for node in NODE_CLASSES]
+    NODE_CLASS_MAPPINGS: dict = {schema.node_id: node for schema, node in zip(_SCHEMAS, NODE_CLASSES, strict=True)}
+    NODE_DISPLAY_NAME_MAPPINGS: dict = {schema.node_id: schema.display_name for schema in _SCHEMAS}

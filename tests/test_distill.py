@@ -6,7 +6,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from zeronvs_core.anchors import AnchorConfig
+from zeronvs_core.anchors import AnchorConfig, Anchors, anchor_cameras
 from zeronvs_core.distill import OFFICIAL, PRESETS, DistillConfig, distill, sds_loss
 from zeronvs_core.render import render_orbit
 
@@ -180,3 +180,15 @@ def test_anchored_run_with_depth_gate_and_its_resume(tiny_model, photo, tmp_path
     resumed = distill(tiny_model, photo, 52.55, 31.0, 0.7, config, checkpoint_dir=tmp_path, resume=True)
     assert resumed.step == 4
     torch.testing.assert_close(resumed.anchors.images, first.anchors.images)
+
+
+def test_anchors_made_beforehand_are_used_and_checked(tiny_model, photo):
+    images = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    clip, concat = tiny_model.embed_image(images * 2 - 1)
+    anchors = Anchors(anchor_cameras(2, 31.0), images, clip, concat)
+    config = replace(TINY_RUN, steps=1, anchors=AnchorConfig(count=2))
+    assert distill(tiny_model, photo, 52.55, 31.0, 0.7, config, anchors=anchors).anchors is anchors
+    with pytest.raises(ValueError, match="got 2 anchor views, but config.anchors.count is 3"):
+        distill(tiny_model, photo, 52.55, 31.0, 0.7, replace(config, anchors=AnchorConfig(count=3)), anchors=anchors)
+    with pytest.raises(ValueError, match="another input camera"):
+        distill(tiny_model, photo, 52.55, 20.0, 0.7, config, anchors=anchors)

@@ -104,26 +104,29 @@ def pack_name():
 def test_entry_point_without_comfyui_exports_v1_mappings(monkeypatch, pack_name):
     monkeypatch.setitem(sys.modules, "comfy_api", None)  # make sure no ComfyUI is importable
     pack = _load_pack(pack_name)
-    assert pack.NODE_CLASS_MAPPINGS == {} and pack.NODE_DISPLAY_NAME_MAPPINGS == {}
+    assert len(pack.NODE_CLASS_MAPPINGS) == 10 and all(key.startswith("ZeroNVS_") for key in pack.NODE_CLASS_MAPPINGS)
+    assert list(pack.NODE_DISPLAY_NAME_MAPPINGS) == list(pack.NODE_CLASS_MAPPINGS)
     assert not hasattr(pack, "comfy_entrypoint")
 
 
-def test_entry_point_with_comfyui_v3_exports_only_the_extension(monkeypatch, pack_name):
-    class ComfyExtension:  # the part of comfy_api.latest that the entry point uses
-        async def get_node_list(self):
-            raise NotImplementedError
+@pytest.fixture
+def fake_comfyui(monkeypatch, tmp_path):
+    """The fake ComfyUI of ``tests/nodes/fake_comfy`` (V3 API), importable for one test."""
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "nodes" / "fake_comfy"))
+    importlib.import_module("folder_paths").set_base(str(tmp_path))
+    yield
+    for key in [key for key in sys.modules if key.split(".")[0] in ("comfy", "comfy_api", "folder_paths")]:
+        del sys.modules[key]
 
-    latest = types.ModuleType("comfy_api.latest")
-    latest.ComfyExtension = ComfyExtension
-    comfy_api = types.ModuleType("comfy_api")
-    comfy_api.latest = latest
-    monkeypatch.setitem(sys.modules, "comfy_api", comfy_api)
-    monkeypatch.setitem(sys.modules, "comfy_api.latest", latest)
+
+def test_entry_point_with_comfyui_v3_exports_only_the_extension(fake_comfyui, pack_name):
     pack = _load_pack(pack_name)
     assert not hasattr(pack, "NODE_CLASS_MAPPINGS")  # V1 mappings would make ComfyUI ignore the entry point
     extension = asyncio.run(pack.comfy_entrypoint())
-    assert isinstance(extension, ComfyExtension)
-    assert asyncio.run(extension.get_node_list()) == []
+    assert isinstance(extension, sys.modules["comfy_api.latest"].ComfyExtension)
+    nodes = asyncio.run(extension.get_node_list())
+    assert [node.define_schema().node_id for node in nodes][:2] == ["ZeroNVS_LoadModel", "ZeroNVS_CameraPoseBuilder"]
+    assert len(nodes) == 10
 
 
 def test_library_never_imports_comfyui():

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from zeronvs_core.cameras import orbit_camera
+from zeronvs_core.distill import PRESETS
 from zeronvs_core.model import CheckpointError
 from zeronvs_core.nerf.field import FieldConfig, GridConfig
 from zeronvs_core.nerf.scene import Scene
@@ -15,6 +16,7 @@ from zeronvs_core.render import (
     render_orbit,
     render_path,
     save_scene,
+    settings_for,
     write_frames,
     write_video,
 )
@@ -96,3 +98,10 @@ def test_input_ray_offset_moves_the_rays(scene):
     moved = scene.render(c2w, 50.0, 8, 8, background, 0.5, 100.0, 8, 8, ray_offset=torch.full((2, 3), 0.05))
     torch.testing.assert_close(plain.rgb, zero.rgb, atol=1e-6, rtol=0)  # renormalising moves the last bit
     assert (plain.depth - moved.depth).abs().max() > 1e-3
+
+
+def test_settings_for_a_distillation_recipe():
+    smoke = settings_for(PRESETS["cpu_smoke"], 50.0, 20.0)
+    assert (smoke.near, smoke.far, smoke.proposal_samples, smoke.samples) == (0.5, 1000.0, 16, 16)
+    assert (smoke.background, smoke.fov_deg, smoke.elevation_deg) == ((0.5, 0.5, 0.5), 50.0, 20.0)
+    assert settings_for(PRESETS["official_dtu"], 50.0, 20.0).background == (0.0, 0.0, 0.0)

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from zeronvs_core.scene_scale import align_disparity, nearplane_quantile, scene_radius, viewer_scale
+from zeronvs_core.scene_scale import (
+    align_disparity,
+    nearplane_quantile,
+    scene_radius,
+    viewer_scale,
+    viewer_scale_from_map,
+)
 
 F64 = torch.float64
 
@@ -107,3 +113,28 @@ def test_nearplane_quantile_matches_numpy():
     torch.testing.assert_close(nearplane_quantile(depths), torch.tensor(np.quantile(per_view, 0.1), dtype=F64))
     with pytest.raises(ValueError, match="no valid \\(non-zero\\) pixel in any view"):
         nearplane_quantile(torch.zeros(2, 4, 4))
+
+
+def test_scale_from_a_map_is_measured_against_the_centre():
+    depth = torch.full((1, 30, 40), 4.0, dtype=F64)  # cropped to the centre 30 x 30 (columns 5..34)
+    depth[:, :12] = 2.0  # the top 40% is twice as near as the centre
+    depth[:, :, :5] = 0.1  # outside the square crop: ignored
+    torch.testing.assert_close(viewer_scale_from_map(depth, "depth"), torch.tensor([0.5], dtype=F64))
+    torch.testing.assert_close(viewer_scale_from_map(7.0 / depth, "disparity"), torch.tensor([0.5], dtype=F64))
+    sky = 1.0 / depth
+    sky[:, 20:] = 0.0  # infinitely far below the centre rows: the near quantile does not move
+    torch.testing.assert_close(viewer_scale_from_map(sky, "disparity"), torch.tensor([0.5], dtype=F64))
+
+
+@pytest.mark.parametrize(
+    ("values", "kind", "message"),
+    [
+        (torch.ones(1, 8, 8), "metric", "kind must be"),
+        (-torch.ones(1, 8, 8), "depth", "must be >= 0"),
+        (torch.zeros(1, 8, 8), "disparity", "0 everywhere at the centre of map"),
+        (torch.ones(8, 8), "depth", r"\[B, H, W\]"),
+    ],
+)
+def test_bad_maps(values, kind, message):
+    with pytest.raises(ValueError, match=message):
+        viewer_scale_from_map(values, kind)

@@ -222,12 +222,14 @@ def distill(
         raise ValueError(f"elevation_deg must be in (-90, 90), got {elevation_deg}")
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale}")
+    if anchors is not None:
+        _check_anchors(anchors, config.anchors.count, elevation_deg)
     run = _Run(model, image, fov_deg, elevation_deg, scale, config)
     path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
     if resume and path is not None and path.is_file():
         run.load(path)
     elif anchors is not None:
-        run.anchors = _checked_anchors(anchors, config.anchors.count, elevation_deg)
+        run.anchors = anchors
     elif config.anchors.count > 0:
         run.anchors = make_anchors(
             model, image, run.input_c2w, fov_deg, scale, config.anchors, elevation_deg, generator=run.generator
@@ -468,13 +470,12 @@ class _Run:
             )
 
 
-def _checked_anchors(anchors: Anchors, count: int, elevation_deg: float) -> Anchors:
-    """``anchors`` when they are ``count`` anchors at the cameras ``anchor_cameras`` gives for the input elevation."""
+def _check_anchors(anchors: Anchors, count: int, elevation_deg: float) -> None:
+    """Raise unless ``anchors`` are ``count`` anchors at the cameras ``anchor_cameras`` gives for this elevation."""
     if anchors.c2w.shape[0] != count:
         raise ValueError(f"anchors: got {anchors.c2w.shape[0]} anchor views, but config.anchors.count is {count}")
     if not torch.allclose(anchors.c2w.cpu().float(), anchor_cameras(count, elevation_deg), atol=1e-5):
         raise ValueError(f"anchors were made for another input camera, not elevation {elevation_deg} degrees")
-    return anchors
 
 
 class _PhaseClock:

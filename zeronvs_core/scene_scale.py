@@ -5,6 +5,8 @@
 - ``scene_radius``: the scale of ``7dof``, the mean distance of a scene's cameras from their centroid.
 - ``nearplane_quantile``: the scale of ``7dof_stereomag_scale``, the 10th percentile over views of
   each view's 5th-percentile depth.
+- ``viewer_scale_from_map``: s of a photo at SDS time from a relative depth or disparity map (such as a
+  monocular depth estimator gives), measured against the scene point at the photo's centre.
 
 Depth maps are ``[B,H,W]`` distances in scene units, with 0 marking a missing value. At SDS time the
 official code uses no depth at all: s is a user constant (0.7 for photos in the wild).
@@ -12,7 +14,11 @@ official code uses no depth at all: s is a user constant (0.7 for photos in the 
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
+
+from .images import centre_square
 
 __all__ = [
     "DISPARITY_RANGE",
@@ -22,6 +28,7 @@ __all__ = [
     "viewer_scale",
     "scene_radius",
     "nearplane_quantile",
+    "viewer_scale_from_map",
 ]
 
 DISPARITY_RANGE = (1e-3, 1e3)
@@ -30,6 +37,9 @@ VIEWER_QUANTILE = 0.2
 """s is this quantile of the input view's depth."""
 VIEWER_STRIDE = 4
 """The quantile is taken over ``depth[:, ::4, ::4]`` (64 x 64 = 4096 values at 256 px)."""
+CENTRE_FRACTION = 0.1
+"""``viewer_scale_from_map`` measures the orbit centre as the median over the central square whose side
+is this fraction of the map's side (at least one pixel)."""
 
 
 def _check_map(value, name: str, expected_shape=None) -> torch.Tensor:
@@ -163,3 +173,50 @@ def nearplane_quantile(depths) -> torch.Tensor:
     if not per_view:
         raise ValueError("depths has no valid (non-zero) pixel in any view")
     return torch.quantile(torch.stack(per_view), 0.1)
+
+
+def viewer_scale_from_map(values, kind: Literal["depth", "disparity"]) -> torch.Tensor:
+    """The viewer scale s of photos from relative depth or disparity maps (up to a factor, as monocular
+    depth estimators give them), in the SDS world where the input camera is 1 unit from the orbit centre.
+
+    The orbit centre is the scene point seen at the centre of the photo, so each map is centre-cropped to
+    a square (as the photo is) and divided by its median over the central square (``CENTRE_FRACTION``),
+    which puts that point at distance 1. Disparity becomes depth as ``1 / clip(d, DISPARITY_RANGE)``
+    after that division (0 = infinitely far, e.g. sky); for depth maps 0 marks a missing value. s is then
+    ``viewer_scale`` of the normalised depth: its 0.2 quantile.
+
+    Args:
+        values: ``[B,H,W]`` maps, >= 0, of the photos' views.
+        kind: ``"depth"`` (larger = farther) or ``"disparity"`` (inverse depth: larger = nearer).
+
+    Returns:
+        ``[B]`` scales in units of the input camera's distance from the orbit centre.
+
+    Raises:
+        ValueError: a bad kind, shape, NaN/inf or negative values, or a map without valid values at its centre.
+    """
+    if kind not in ("depth", "disparity"):
+        raise ValueError(f"kind must be 'depth' or 'disparity', got {kind!r}")
+    values = centre_square(_check_map(values, kind))
+    if (values < 0).any():
+        raise ValueError(f"{kind} must be >= 0")
+    relative = values / _centre_median(values, kind)[:, None, None]
+    if kind == "disparity":
+        low, high = DISPARITY_RANGE
+        relative = 1.0 / relative.clip(low, high)
+    return viewer_scale(relative)
+
+
+def _centre_median(values: torch.Tensor, kind: str) -> torch.Tensor:
+    """``[B]`` median of the non-zero values in the central square of ``[B,S,S]`` maps."""
+    side = values.shape[-1]
+    width = max(1, round(side * CENTRE_FRACTION))
+    low = (side - width) // 2
+    centre = values[:, low : low + width, low : low + width].reshape(values.shape[0], -1)
+    empty = ~(centre > 0).any(dim=1)
+    if empty.any():
+        raise ValueError(
+            f"{kind} is 0 everywhere at the centre of map(s) {empty.nonzero()[:, 0].tolist()}; "
+            "the orbit centre (the point seen at the centre of the photo) needs a value"
+        )
+    return torch.nanmedian(torch.where(centre > 0, centre, torch.full_like(centre, float("nan"))), dim=1).values

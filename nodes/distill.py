@@ -1,0 +1,101 @@
+"""SDS Distiller: distil the model's novel views of the photo into a 3D field (a NeRF), with a live
+preview of the input view and Cancel honoured at every step."""
+
+from __future__ import annotations
+
+from .comfy_io import check_choice, io
+from .images import photo_from_image
+from .progress import progress
+from .sampler import MAX_GUIDANCE
+from .types import ANCHORS, FIELD, Field, photo_inputs, seed_input
+
+__all__ = ["SDSDistiller"]
+
+MAX_STEPS = 100_000
+
+
+class SDSDistiller(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        from zeronvs_core.distill import PRESETS
+
+        return io.Schema(
+            node_id="ZeroNVS_SDSDistiller",
+            display_name="ZeroNVS SDS Distiller",
+            category="ZeroNVS/distillation",
+            description="Score distillation of the model into a 3D field around the photo (the paper's 360 "
+            "degree recipe). Slow: minutes on a GPU with 'fast', an hour with 'official'; 'cpu_smoke' is a "
+            "tiny run for trying the graph on a CPU. The node previews the input view as it trains.",
+            inputs=[
+                *photo_inputs(),
+                seed_input(),
+                io.Combo.Input(
+                    "preset",
+                    options=list(PRESETS),
+                    default="fast",
+                    tooltip="official: the paper's recipe (4000 steps, 128 then 256 px); official_dtu: its DTU "
+                    "variant; fast: 1000 steps at half resolution; cpu_smoke: 200 tiny steps for a CPU.",
+                ),
+                io.Int.Input(
+                    "steps",
+                    default=0,
+                    min=0,
+                    max=MAX_STEPS,
+                    tooltip="Distillation steps; 0 keeps the preset's. Other values stretch or shrink every "
+                    "schedule of the preset to fit.",
+                ),
+                io.Float.Input(
+                    "guidance_scale",
+                    default=9.5,
+                    min=0.0,
+                    max=MAX_GUIDANCE,
+                    step=0.1,
+                    tooltip="Classifier-free guidance scale of SDS; replaces the preset's (official: 9.5 in the "
+                    "wild, 7.5 for DTU).",
+                ),
+                io.Boolean.Input(
+                    "anchoring",
+                    default=False,
+                    tooltip="Condition SDS views on the nearest anchor view early on (more varied backgrounds). "
+                    "Needs 'anchors' from an Anchor Generator; off ignores them.",
+                ),
+                ANCHORS.Input("anchors", optional=True, tooltip="Anchor views (Anchor Generator)."),
+            ],
+            outputs=[FIELD.Output(display_name="field", tooltip="The distilled 3D field.")],
+        )
+
+    @classmethod
+    def execute(cls, model, image, cameras, scale, seed, preset, steps, guidance_scale, anchoring, anchors=None):
+        import torch
+
+        from zeronvs_core.distill import distill
+        from zeronvs_core.render import settings_for
+
+        if anchoring and anchors is None:
+            raise ValueError("anchoring is on but no anchors are connected: add an Anchor Generator")
+        anchors = anchors if anchoring else None
+        config = _config(preset, steps, guidance_scale, seed, 0 if anchors is None else len(anchors.c2w))
+        with torch.inference_mode(False), torch.enable_grad():  # ComfyUI runs nodes in inference mode
+            result = distill(
+                model.ready(),
+                photo_from_image(image).clone(),
+                cameras.fov_deg,
+                cameras.elevation_deg,
+                scale,
+                config,
+                callback=progress(config.steps, previews=True),
+                anchors=anchors,
+            )
+        return io.NodeOutput(Field(result.scene, settings_for(config, cameras.fov_deg, cameras.elevation_deg)))
+
+
+def _config(preset: str, steps: int, guidance_scale: float, seed: int, anchor_count: int):
+    """The preset with the node's steps (0: the preset's), guidance, seed and number of anchors."""
+    from dataclasses import replace
+
+    from zeronvs_core.distill import PRESETS, with_steps
+
+    check_choice("preset", preset, PRESETS)
+    config = PRESETS[preset] if steps == 0 else with_steps(PRESETS[preset], steps)
+    anchors = replace(config.anchors, count=anchor_count)
+    return replace(config, guidance_scale=guidance_scale, seed=seed, anchors=anchors)

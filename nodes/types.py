@@ -1,0 +1,52 @@
+"""The pack's own socket types, defined once, and the values they carry between nodes.
+
+- ``ZERONVS_MODEL``: a ``ModelHandle`` (``nodes/model.py``), the diffusion model under ComfyUI's
+  model management.
+- ``ZERONVS_CAMERAS``: a ``zeronvs_core.camera_set.CameraSet``, the input camera and the target cameras.
+- ``ZERONVS_ANCHORS``: a ``zeronvs_core.anchors.Anchors``, anchor views for SDS.
+- ``ZERONVS_FIELD``: a ``Field``, a distilled 3D scene with its render settings.
+
+Values are never changed by the nodes that receive them (ComfyUI caches and reuses them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .comfy_io import io
+
+__all__ = ["ANCHORS", "CAMERAS", "FIELD", "MODEL", "Field", "photo_inputs", "seed_input"]
+
+MODEL = io.Custom("ZERONVS_MODEL")
+CAMERAS = io.Custom("ZERONVS_CAMERAS")
+ANCHORS = io.Custom("ZERONVS_ANCHORS")
+FIELD = io.Custom("ZERONVS_FIELD")
+
+MAX_SEED = 2**64 - 1
+
+
+def photo_inputs() -> list:
+    """The inputs of every node that conditions the model on the photo: model, photo, cameras, scale."""
+    return [
+        MODEL.Input("model"),
+        io.Image.Input("image", tooltip="The input photo (one image; centre-cropped to a square)."),
+        CAMERAS.Input("cameras", tooltip="The photo's camera and the target cameras (Camera Pose Builder)."),
+        io.Float.Input("scale", force_input=True, tooltip="The viewer scale s (Scene Normalizer)."),
+    ]
+
+
+def seed_input():
+    return io.Int.Input(
+        "seed", default=0, min=0, max=MAX_SEED, control_after_generate=True, tooltip="Seed of all random draws."
+    )
+
+
+@dataclass(frozen=True)
+class Field:
+    """A distilled scene and how to render it (what ``zeronvs_core.render.load_scene`` returns)."""
+
+    scene: Any
+    """``zeronvs_core.nerf.scene.Scene``."""
+    settings: Any
+    """``zeronvs_core.render.RenderSettings``, including the input camera's FOV and elevation."""

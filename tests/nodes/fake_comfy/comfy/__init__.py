@@ -1,0 +1,1 @@
+"""Fake ``comfy`` package (see ../README.md)."""

@@ -1,0 +1,1 @@
+"""Fake ``comfy_api`` (see ../README.md)."""
