@@ -6,18 +6,21 @@ the ``cpu_smoke`` preset on the tiny official fixture model (random weights: the
 not the result). On a GPU, pass ``--model zeronvs.ckpt --preset official`` (or ``fast``).
 
     python benchmarks/bench_distill.py [--preset cpu_smoke] [--steps N] [--model PATH --config YAML]
+
+``--steps N`` runs the preset shortened to N steps with every schedule scaled (``with_steps``), so the
+mix of small and large renders, and the mean time per step, stay those of the full run.
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from zeronvs_core.distill import PRESETS, distill
+from zeronvs_core.distill import PRESETS, distill, with_steps
 from zeronvs_core.model import load_zeronvs
 
 TINY = Path(__file__).parents[1] / "tests" / "fixtures" / "tiny_official"
@@ -26,7 +29,9 @@ TINY = Path(__file__).parents[1] / "tests" / "fixtures" / "tiny_official"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu_smoke")
-    parser.add_argument("--steps", type=int, default=None, help="steps to run (default: the preset's)")
+    parser.add_argument(
+        "--steps", type=int, default=None, help="steps to run, every schedule scaled (default: the preset's)"
+    )
     parser.add_argument("--model", default=str(TINY / "model.safetensors"))
     parser.add_argument("--config", default=None, help="LDM yaml of --model (default: the tiny fixture's)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -37,7 +42,7 @@ def main() -> None:
     model = load_zeronvs(args.model, config=config_path, device=args.device, dtype=dtype)
     config = PRESETS[args.preset]
     if args.steps is not None:
-        config = replace(config, steps=args.steps)
+        config = with_steps(config, args.steps)
     image = torch.rand(1, 3, 256, 256, generator=torch.Generator().manual_seed(0))
     start = time.perf_counter()
     result = distill(model, image, 52.55, 31.0, 0.7, config)
@@ -50,6 +55,10 @@ def main() -> None:
     print(f"total_ms_per_step: {1000 * total / result.step:.1f}")
     print(f"total_s: {total:.1f}")
     print(f"projected_s_per_1000_steps: {total / result.step * 1000:.0f}")
+    print(f"projected_s_for_{PRESETS[args.preset].steps}_steps: {total / result.step * PRESETS[args.preset].steps:.0f}")
+    print(f"peak_rss_mib: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
+    if args.device == "cuda":
+        print(f"peak_cuda_allocated_mib: {torch.cuda.max_memory_allocated() / 2**20:.0f}")
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ def novel_views(
 
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
-    settings = {"image": image_path, "model": model, "camera": camera, "count": count, "steps": steps}
+    settings = {"image": image_path, "model": _model_name(model), "camera": camera, "count": count, "steps": steps}
     settings.update(guidance_scale=guidance_scale, eta=eta, seed=seed, device=device)
     run = _Run(out, "views", settings)
     image = read_image(image_path)
@@ -163,7 +163,13 @@ def orbit(
     if steps is not None:
         config = with_steps(config, steps)
     config = dataclasses.replace(config, seed=seed, anchors=dataclasses.replace(config.anchors, count=anchors))
-    settings = {"image": image_path, "model": model, "camera": camera, "preset": preset, "steps": config.steps}
+    settings = {
+        "image": image_path,
+        "model": _model_name(model),
+        "camera": camera,
+        "preset": preset,
+        "steps": config.steps,
+    }
     settings.update(anchors=anchors, seed=seed, frames=frames, size=size, device=device, distill=config)
     run = _Run(out, "orbit", settings, resume=resume)
     image = read_image(image_path)
@@ -266,6 +272,12 @@ class _Run:
         }
         (self.out / RUN_FILE).write_text(json.dumps(self.record, indent=2) + "\n")
         return self.record
+
+
+def _model_name(model) -> str:
+    from .model.demo import DEMO_MODEL_NAME
+
+    return DEMO_MODEL_NAME if model is None else str(model)
 
 
 def _load_model(model, device: str):
