@@ -32,6 +32,12 @@ def test_loads_into_a_model_patcher_that_comfyui_loads_before_use(comfy):
     assert comfy.model_management.LOADED == [handle.patcher]
 
 
+def test_the_embedded_demo_model_loads(comfy):
+    (handle,) = comfy.execute("ZeroNVS_LoadModel", model_name="zeronvs-mini", device="cpu", precision="fp32")
+    model = handle.ready()
+    assert model.config.resolution == 64 and model.config.latent_size == 16
+
+
 @pytest.mark.parametrize(
     ("inputs", "error", "message"),
     [
