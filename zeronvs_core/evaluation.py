@@ -42,7 +42,7 @@ from .distill import PRESETS, DistillConfig, distill
 from .lpips import LPIPS, load_lpips
 from .metrics import psnr, ssim
 from .progress import Progress, open_bar
-from .render import render_path, settings_for, write_frames
+from .render import render_path, settings_for, write_image
 
 __all__ = [
     "PROTOCOLS",
@@ -250,8 +250,8 @@ def _evaluate_scene(
     indices = list(scene.eval_indices)
     renders = _render(scene, field, config, protocol, indices, progress)
     scores = score_views(renders, scene.images[indices], lpips)
-    for path, view in zip(write_frames(renders, folder / "renders", "render"), indices, strict=True):
-        path.replace(path.with_name(f"view_{scene.view_ids[view]:03d}.png"))  # named by the dataset's view number
+    for render, view in zip(renders, indices, strict=True):  # named by the dataset's view number
+        write_image(render, folder / "renders" / f"view_{scene.view_ids[view]:03d}.png")
     settings = scene.settings
     record = {
         **run,

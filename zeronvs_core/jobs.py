@@ -90,7 +90,7 @@ def novel_views(
     camera), at the input's elevation and distance. Writes ``views/view_NNNN.png``, ``grid.png`` and
     ``run.json``; returns the run record."""
     from .images import image_grid, read_image
-    from .render import write_frames
+    from .render import write_frames, write_image
     from .sampling import sample_views
 
     if count < 1:
@@ -120,7 +120,7 @@ def novel_views(
     )
     bar.close()
     paths = write_frames(views, run.out / "views", prefix="view")
-    grid = write_frames(image_grid(views, min(count, 4)), run.out, prefix="grid")[0].rename(run.out / "grid.png")
+    grid = write_image(image_grid(views, min(count, 4))[0], run.out / "grid.png")
     return run.finish({"views": [str(p) for p in paths], "grid": str(grid)}, loaded)
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "save_scene",
     "settings_for",
     "write_frames",
+    "write_image",
     "write_video",
 ]
 
@@ -136,18 +137,20 @@ def render_orbit(
     return render_path(scene, orbit_path(n_views, elevation_deg, distance), fov_deg, size, settings, callback)
 
 
-def write_frames(images: torch.Tensor, directory: str | Path, prefix: str = "frame") -> list[Path]:
-    """Write ``[F,C,H,W]`` images in [0,1] (C = 1 or 3) as ``prefix_0000.png``...; returns the paths."""
+def write_image(image: torch.Tensor, path: str | Path) -> Path:
+    """Write one ``[C,H,W]`` image in [0,1] (C = 1 or 3) to ``path`` (format from its suffix, e.g. PNG)."""
     import imageio.v3 as iio
 
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for index, frame in enumerate(_to_uint8(images)):
-        path = directory / f"{prefix}_{index:04d}.png"
-        iio.imwrite(path, frame)
-        paths.append(path)
-    return paths
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    iio.imwrite(path, _to_uint8(image[None])[0])
+    return path
+
+
+def write_frames(images: torch.Tensor, directory: str | Path, prefix: str = "frame") -> list[Path]:
+    """Write ``[F,C,H,W]`` images in [0,1] (C = 1 or 3) as ``prefix_0000.png``...; returns the paths."""
+    _to_uint8(images[:0])  # check the shape once, before any file is written
+    return [write_image(frame, Path(directory) / f"{prefix}_{index:04d}.png") for index, frame in enumerate(images)]
 
 
 def write_video(images: torch.Tensor, path: str | Path, fps: int = 30) -> Path:
