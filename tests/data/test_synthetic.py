@@ -135,6 +135,7 @@ def test_cameras_stay_in_free_space(seed):
         (lambda: make_scene("room", 0).render(torch.eye(4), 200.0, 16), "fov_deg"),
         (lambda: make_scene("room", -1), "seed"),
         (lambda: make_scene("room", 0).render(2 * torch.eye(4), 50.0, 16), "c2w"),
+        (lambda: make_scene("room", 0).render(torch.eye(4), 50.0, 16, supersample=0), "supersample"),
     ],
 )
 def test_bad_arguments_raise_value_error_naming_the_argument(call, name):
@@ -150,3 +151,15 @@ def test_depth_is_distance_along_the_ray_not_z_depth():
     z_depth = view.depth.double() * (directions[0] @ forward)
     assert (view.depth.double() - z_depth)[0, 0] > 0  # corner rays are oblique
     assert math.isclose((view.depth.double() - z_depth)[8, 8].item(), 0.0, abs_tol=1e-5)
+
+
+def test_supersampling_averages_sub_pixel_rays_and_keeps_pixel_centre_depth():
+    scene = make_scene("object", 3)
+    c2w = camera_path(scene, 2, 3)
+    plain = scene.render(c2w, scene.fov_deg, 16)
+    smooth = scene.render(c2w, scene.fov_deg, 16, supersample=2)
+    fine, _ = scene.cast(c2w, scene.fov_deg, 32, 32)
+    for i in range(2):
+        torch.testing.assert_close(smooth[i].depth, plain[i].depth)
+        torch.testing.assert_close(smooth[i].image, fine[i].reshape(3, 16, 2, 16, 2).mean(dim=(2, 4)))
+    assert (smooth[0].image - plain[0].image).abs().max() > 0.1  # edges and textures are anti-aliased

@@ -51,7 +51,12 @@ def collate_pairs(pairs: list[ViewPair]) -> dict[str, torch.Tensor]:
 class SyntheticPairs(Dataset):
     """Pairs from procedural scenes (``synthetic.py``): item ``i`` is scene ``first_seed + i // pairs_per_scene``
     of kind ``kinds[scene % len(kinds)]``, two distinct views of its camera path, rendered at ``size``.
-    Deterministic: the same index always gives the same pair."""
+    Deterministic: the same index always gives the same pair.
+
+    ``supersample`` anti-aliases the images (``SyntheticScene.render``). With ``cache`` the first use of a
+    scene renders its whole camera path and keeps it in memory as 8-bit images (``n_scenes x
+    views_per_scene x 3 x size^2`` bytes at most), so later pairs of that scene cost no rendering; images
+    then carry 8-bit quantisation, like dataset frames."""
 
     def __init__(
         self,
@@ -61,17 +66,21 @@ class SyntheticPairs(Dataset):
         kinds: tuple[str, ...] = KINDS,
         views_per_scene: int = 8,
         pairs_per_scene: int = 4,
+        supersample: int = 1,
+        cache: bool = False,
     ):
-        if n_scenes < 1 or views_per_scene < 2 or pairs_per_scene < 1:
+        if n_scenes < 1 or views_per_scene < 2 or pairs_per_scene < 1 or supersample < 1:
             raise ValueError(
-                f"n_scenes >= 1, views_per_scene >= 2 and pairs_per_scene >= 1 are required, got "
-                f"{n_scenes}, {views_per_scene}, {pairs_per_scene}"
+                f"n_scenes >= 1, views_per_scene >= 2, pairs_per_scene >= 1 and supersample >= 1 are required, "
+                f"got {n_scenes}, {views_per_scene}, {pairs_per_scene}, {supersample}"
             )
         unknown = [kind for kind in kinds if kind not in KINDS]
         if unknown or not kinds:
             raise ValueError(f"kinds must be a non-empty subset of {KINDS}, got {kinds}")
         self.n_scenes, self.first_seed, self.size, self.kinds = n_scenes, first_seed, size, tuple(kinds)
         self.views_per_scene, self.pairs_per_scene = views_per_scene, pairs_per_scene
+        self.supersample = supersample
+        self._orbits: dict[int, tuple] | None = {} if cache else None
 
     def __len__(self) -> int:
         return self.n_scenes * self.pairs_per_scene
@@ -81,10 +90,27 @@ class SyntheticPairs(Dataset):
             raise IndexError(index)
         scene_index, pair_index = divmod(index, self.pairs_per_scene)
         seed = self.first_seed + scene_index
-        scene = make_scene(self.kinds[scene_index % len(self.kinds)], seed)
-        path = camera_path(scene, self.views_per_scene, seed)
         generator = torch.Generator().manual_seed(seed * 1000 + pair_index)
         cond, target = torch.randperm(self.views_per_scene, generator=generator)[:2].tolist()
-        views = scene.render(path[[cond, target]], scene.fov_deg, self.size)
-        scale = viewer_scale(views[0].depth[None])[0].item()
-        return ViewPair(views[0].image, views[1].image, views[0].c2w, views[1].c2w, float(scene.fov_deg), scale)
+        if self._orbits is None:
+            images, c2w, scales, fov_deg = self._render(scene_index, [cond, target])
+            cond_image, target_image = images[0], images[1]
+            cond_c2w, target_c2w, scale = c2w[0], c2w[1], scales[0]
+        else:
+            if scene_index not in self._orbits:
+                images, c2w, scales, fov_deg = self._render(scene_index, None)
+                self._orbits[scene_index] = ((images * 255).round().to(torch.uint8), c2w, scales, fov_deg)
+            images, c2w, scales, fov_deg = self._orbits[scene_index]
+            cond_image, target_image = (images[i].float() / 255 for i in (cond, target))
+            cond_c2w, target_c2w, scale = c2w[cond], c2w[target], scales[cond]
+        return ViewPair(cond_image, target_image, cond_c2w, target_c2w, fov_deg, float(scale))
+
+    def _render(self, scene_index: int, views: list[int] | None):
+        """``(images [V,3,S,S], c2w [V,4,4], scales [V], fov_deg)`` of ``views`` of the scene's path (all: None)."""
+        seed = self.first_seed + scene_index
+        scene = make_scene(self.kinds[scene_index % len(self.kinds)], seed)
+        path = camera_path(scene, self.views_per_scene, seed)
+        rendered = scene.render(path if views is None else path[views], scene.fov_deg, self.size, self.supersample)
+        images = torch.stack([view.image for view in rendered])
+        scales = viewer_scale(torch.stack([view.depth for view in rendered]))
+        return images, torch.stack([view.c2w for view in rendered]), scales, float(scene.fov_deg)

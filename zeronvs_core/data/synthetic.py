@@ -131,13 +131,15 @@ class SyntheticScene:
     fov_deg: float
     orbit_min_distance: float = 0.0
 
-    def render(self, c2w: torch.Tensor, fov_deg: float, size: int) -> list[SyntheticView]:
+    def render(self, c2w: torch.Tensor, fov_deg: float, size: int, supersample: int = 1) -> list[SyntheticView]:
         """Render square views.
 
         Args:
             c2w: ``[4,4]`` or ``[N,4,4]`` rigid OpenGL camera-to-world matrices.
             fov_deg: vertical field of view in degrees, in (0, 180).
             size: image height and width in pixels (at least 8).
+            supersample: ``k`` casts ``k x k`` rays per pixel and averages their colours (anti-aliasing,
+                like a camera's pixel area); depth stays that of the pixel-centre ray.
 
         Returns:
             A list of ``N`` ``SyntheticView`` (one for a single ``[4,4]`` camera).
@@ -149,7 +151,12 @@ class SyntheticScene:
         if c2w.ndim == 2:
             c2w = c2w[None]
         c2w = validate_c2w(c2w, "c2w")
+        if isinstance(supersample, bool) or not isinstance(supersample, (int, np.integer)) or supersample < 1:
+            raise ValueError(f"supersample must be a positive integer, got {supersample!r}")
         images, depth = self.cast(c2w, fov_deg, size, size)
+        if supersample > 1:
+            fine, _ = self.cast(c2w, fov_deg, size * supersample, size * supersample)
+            images = torch.nn.functional.avg_pool2d(fine, supersample)
         return [
             SyntheticView(image=images[i], depth=depth[i], c2w=c2w[i].clone(), fov_deg=fov_deg)
             for i in range(c2w.shape[0])
