@@ -55,23 +55,31 @@ def train_autoencoder(
     n_scenes: int = 4000,
     seed: int = 0,
     checkpoint_every: int = 500,
+    supersample: int = 1,
+    init: str | Path | None = None,
     resume: bool = False,
     log=print,
 ) -> Path:
     """Train the VAE of ``ldm_config`` (a path or dict) on synthetic views; returns the weights file.
 
-    A step draws ``batch_size`` pairs (``2 * batch_size`` images at the config's resolution). Held-out
-    views (seeds after the training ones) give the reconstruction PSNR in the log and the scale factor."""
+    A step draws ``batch_size`` pairs (``2 * batch_size`` images at the config's resolution) of
+    ``n_scenes`` scenes, rendered with ``supersample`` (see ``SyntheticPairs``; each scene's views are
+    cached after their first use). ``init`` starts from the weights of an earlier ``autoencoder.safetensors``
+    instead of random ones. Held-out views (seeds after the training ones) give the reconstruction PSNR
+    in the log and the scale factor."""
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     config = config_from_ldm(read_ldm_config(ldm_config))
     vae = AutoencoderKL(**config.vae).train()
+    if init is not None:
+        vae.load_state_dict(load_autoencoder(init)[0])
     optimizer = torch.optim.Adam(vae.parameters(), lr=lr, betas=(0.5, 0.9))
     generator = torch.Generator().manual_seed(seed)
-    training = SyntheticPairs(n_scenes, size=config.resolution)
-    held_out = _views(
-        SyntheticPairs(16, first_seed=n_scenes + 1000, size=config.resolution, pairs_per_scene=1), range(16)
+    training = SyntheticPairs(n_scenes, size=config.resolution, supersample=supersample, cache=True)
+    held_out = SyntheticPairs(
+        16, first_seed=n_scenes + 1000, size=config.resolution, pairs_per_scene=1, supersample=supersample
     )
+    held_out = _views(held_out, range(16))
     step = 0
     if resume and (output / STATE).exists():
         state = torch.load(output / STATE, weights_only=True)
@@ -152,11 +160,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--batch-size", type=int, default=16, help="pairs per step (two images each)")
     parser.add_argument("--lr", type=float, default=4.5e-4)
+    parser.add_argument("--scenes", type=int, default=4000, help="number of training scenes")
+    parser.add_argument("--supersample", type=int, default=1, help="rays per pixel side (anti-aliasing)")
+    parser.add_argument("--init", default=None, help="start from this autoencoder.safetensors")
     parser.add_argument("--resume", action="store_true")
     args = parser.parse_args(argv)
     try:
         path = train_autoencoder(
-            args.ldm_config, args.output, steps=args.steps, batch_size=args.batch_size, lr=args.lr, resume=args.resume
+            args.ldm_config,
+            args.output,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            n_scenes=args.scenes,
+            supersample=args.supersample,
+            init=args.init,
+            resume=args.resume,
         )
     except (FileNotFoundError, ValueError) as error:
         print(f"autoencoder.py: error: {error}", file=sys.stderr)

@@ -33,10 +33,15 @@ def diffusion_loss(
     generator: torch.Generator,
     dropout: float = 0.05,
     forward=None,
+    snr_gamma: float | None = None,
 ) -> torch.Tensor:
     """Mean squared error of the predicted noise (``l_simple``), t uniform in [0, T), with the official
     conditioning: CLIP and concat latent of the input view (dropped as ``dropout_masks``), camera vector
     ``T`` of the target relative to the input with the batch's viewer scale.
+
+    ``snr_gamma`` (not in the official recipe, which is ``None``) weights each sample by
+    ``min(SNR(t), gamma) / SNR(t)``, Min-SNR weighting (Hang et al. 2023, diffusers' ``--snr_gamma``): the
+    low-noise steps, whose noise is nearly unpredictable and says little about the scene, weigh less.
 
     ``forward`` is the callable that runs ``model.forward`` (e.g. its DDP wrapper); ``model`` by default."""
     device, config = model.device, model.config
@@ -51,7 +56,11 @@ def diffusion_loss(
     alphas = _alphas_cumprod(config).to(device)[t].view(-1, 1, 1, 1)
     noisy = alphas.sqrt() * latents + (1.0 - alphas).sqrt() * noise
     forward = model if forward is None else forward
-    return F.mse_loss(forward(noisy, t, clip, camera, concat), noise)
+    error = F.mse_loss(forward(noisy, t, clip, camera, concat), noise, reduction="none").mean(dim=(1, 2, 3))
+    if snr_gamma is not None:
+        snr = alphas.flatten() / (1.0 - alphas.flatten())
+        error = error * snr.clamp(max=snr_gamma) / snr
+    return error.mean()
 
 
 @torch.no_grad()

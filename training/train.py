@@ -19,6 +19,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -62,6 +63,8 @@ class TrainConfig:
     weight_decay: float = 0.01
     warmup_steps: int = 100
     dropout: float = 0.05
+    snr_gamma: float | None = None
+    """Min-SNR loss weighting (``diffusion_loss``); the official recipe has none."""
     ema_decay: float = 0.9999
     max_steps: int = 25000
     checkpoint_every: int = 2500
@@ -84,18 +87,24 @@ def load_config(path: str | Path, **overrides) -> TrainConfig:
         raise ValueError(f"{path}: unknown training settings {unknown}; known: {sorted(known)}")
     if "datasets" in data:
         data["datasets"] = tuple(data["datasets"])
-    for key in ("ldm_config", "autoencoder"):
+    for key in ("ldm_config", "autoencoder", "init"):
         if isinstance(data.get(key), str):
-            data[key] = str((Path(path).parent / data[key]).resolve())
+            data[key] = os.path.normpath(Path(path).parent.absolute() / data[key])
     return TrainConfig(**data)
 
 
 def build_model(config: TrainConfig) -> ZeroNVSModel:
     """The model to train: loaded from ``init`` (a Zero-1-to-3 ``cc_projection`` is widened to the camera
     vector of ``ldm_config``'s mode), or built from ``ldm_config`` with the official ``cc_projection``
-    initialisation (identity on the CLIP block, zero bias) and the VAE of ``autoencoder`` when given."""
+    initialisation (identity on the CLIP block, zero bias). ``autoencoder``, when given, replaces the VAE
+    and its ``scale_factor`` in either case (e.g. to fine-tune a model onto a retrained VAE)."""
     if config.init is not None:
-        return load_zeronvs(config.init, config=config.ldm_config, widen_camera_projection=True)
+        model = load_zeronvs(config.init, config=config.ldm_config, widen_camera_projection=True)
+        if config.autoencoder is not None:
+            vae_weights, scale_factor = load_autoencoder(config.autoencoder)
+            model.vae.load_state_dict(vae_weights)
+            model.config = dataclasses.replace(model.config, scale_factor=scale_factor)
+        return model
     model_config = config_from_ldm(read_ldm_config(config.ldm_config))
     if config.image_encoder is not None:
         model_config = dataclasses.replace(
@@ -192,7 +201,7 @@ def train(config: TrainConfig, output: str | Path, resume: bool = False, log=pri
         loss = torch.zeros((), device=accelerator.device)
         for _ in range(config.gradient_accumulation):
             batch = _sample_batch(datasets, weights, config.batch_size, generator)
-            micro = diffusion_loss(model, batch, generator, config.dropout, forward=forward)
+            micro = diffusion_loss(model, batch, generator, config.dropout, forward=forward, snr_gamma=config.snr_gamma)
             accelerator.backward(micro / config.gradient_accumulation)
             loss = loss + micro.detach() / config.gradient_accumulation
         optimizer.step()
@@ -226,7 +235,7 @@ def _validation_set(config: TrainConfig, size: int) -> list:
         return []
     spec = synthetic[0]
     first_unused = spec.get("first_seed", 0) + spec["n_scenes"] + 1000
-    shape = {key: spec[key] for key in ("kinds", "views_per_scene") if key in spec}
+    shape = {key: spec[key] for key in ("kinds", "views_per_scene", "supersample") if key in spec}
     held_out = SyntheticPairs(config.validation_pairs, first_seed=first_unused, size=size, pairs_per_scene=1, **shape)
     return [held_out[i] for i in range(len(held_out))]
 

@@ -38,6 +38,28 @@ def test_training_resumes_and_feeds_train_py(tiny_files, tmp_path):
     assert random_vae.config.scale_factor == pytest.approx(0.18215)
 
 
+def test_init_starts_from_earlier_weights_and_a_fine_tune_takes_the_new_vae(tiny_files, tmp_path):
+    first = train_autoencoder(tiny_files[1], tmp_path / "a", steps=1, batch_size=1, n_scenes=2, log=lambda _: None)
+    second = train_autoencoder(
+        tiny_files[1],
+        tmp_path / "b",
+        steps=1,
+        batch_size=1,
+        n_scenes=2,
+        lr=0.0,
+        supersample=2,
+        init=first,
+        log=lambda _: None,
+    )
+    (a, _), (b, scale_factor) = load_autoencoder(first), load_autoencoder(second)
+    torch.testing.assert_close(b["decoder.conv_out.weight"], a["decoder.conv_out.weight"])  # lr 0: unchanged
+
+    config = TrainConfig(init=str(tiny_files[0]), ldm_config=str(tiny_files[1]), autoencoder=str(second))
+    model = build_model(config)
+    assert model.config.scale_factor == pytest.approx(scale_factor)
+    torch.testing.assert_close(model.vae.state_dict()["decoder.conv_out.weight"], b["decoder.conv_out.weight"])
+
+
 def test_missing_and_foreign_files(tmp_path, capsys):
     with pytest.raises(FileNotFoundError, match="train one with training/autoencoder.py"):
         load_autoencoder(tmp_path / "absent.safetensors")

@@ -73,6 +73,20 @@ def test_a_few_steps_lower_the_loss_on_a_fixed_batch(tiny_train_config):
     assert fixed_loss() < 0.8 * before
 
 
+def test_min_snr_weighting_down_weights_low_noise_steps(tiny_train_config):
+    model = build_model(tiny_train_config)
+    batch = collate_pairs([SyntheticPairs(2)[i] for i in range(4)])
+
+    def loss(snr_gamma):
+        with torch.no_grad():
+            generator = torch.Generator().manual_seed(3)
+            return diffusion_loss(model, batch, generator, dropout=0.0, snr_gamma=snr_gamma).item()
+
+    official = loss(None)
+    assert loss(1e12) == pytest.approx(official, rel=1e-6)  # min(SNR, gamma) / SNR = 1
+    assert loss(1.0) < 0.9 * official  # weights <= 1, < 1 wherever SNR(t) > 1
+
+
 def test_train_writes_loadable_checkpoints_and_resumes(tiny_train_config, tmp_path):
     messages = []
     half = replace(tiny_train_config, max_steps=2, gradient_accumulation=2)
@@ -107,6 +121,10 @@ def test_shipped_configs_parse():
     assert model.config.resolution == 64 and model.config.camera_dim == 19
     params = sum(p.numel() for p in model.parameters())
     assert params * 2 < 20e6  # fits the 20 MB budget in float16
+    finetune = load_config(configs / "mini_finetune.yaml")  # stage 4 of the demo model: stages 2 and 3 in
+    assert finetune.init.endswith("runs/mini/checkpoints/step_0003000/model.safetensors")
+    assert finetune.autoencoder.endswith("runs/mini_vae_aa/autoencoder.safetensors")
+    assert finetune.snr_gamma == 5.0 and finetune.datasets[0]["supersample"] == 2 and finetune.datasets[0]["cache"]
     official = load_config(configs / "official_finetune.yaml")
     assert [d["probability"] for d in official.datasets] == [0.34, 0.33, 0.33]
     assert (official.lr, official.cc_projection_lr_scale, official.ema_decay) == (1e-4, 10.0, 0.9999)
