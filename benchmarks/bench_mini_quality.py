@@ -5,9 +5,13 @@ ones), the input is the first view of the scene's orbit; the targets are the sam
 60 and 90 degrees of azimuth about the scene's centre (vertical axis), rendered exactly for ground
 truth. Each target is scored (PSNR, SSIM; scikit-image semantics) for three predictions:
 
-- ``model``: DDIM novel views (``sample_views``, guidance 3, eta 1) with the true relative camera;
+- ``model``: DDIM novel views (``sample_views``; ``--guidance`` 3 and ``--eta`` 1 by default) with the true
+  relative camera;
 - ``copy``: the input view itself;
 - ``identity camera``: the same model asked for the input camera (camera vector of the identity pose).
+
+Views are rendered with ``--supersample`` x ``--supersample`` rays a pixel, as the demo model's training
+data (``training/configs/mini_finetune.yaml``).
 
     python benchmarks/bench_mini_quality.py --model runs/mini/checkpoints/step_0020000/model.safetensors
 """
@@ -45,6 +49,9 @@ def main() -> None:
     parser.add_argument("--scenes", type=int, default=16)
     parser.add_argument("--first-seed", type=int, default=1_000_000)
     parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--guidance", type=float, default=3.0)
+    parser.add_argument("--eta", type=float, default=1.0)
+    parser.add_argument("--supersample", type=int, default=2, help="rays per pixel side of the rendered views")
     args = parser.parse_args()
     model = load_zeronvs(args.model, config=args.config)
     size = model.config.resolution
@@ -52,15 +59,24 @@ def main() -> None:
     for seed in range(args.first_seed, args.first_seed + args.scenes):
         scene = make_scene("object", seed)
         cond_c2w = camera_path(scene, 8, seed)[0]
-        cond = scene.render(cond_c2w, scene.fov_deg, size)[0]
+        cond = scene.render(cond_c2w, scene.fov_deg, size, args.supersample)[0]
         scale = viewer_scale(cond.depth[None])[0].item()
         targets = torch.stack([turned(cond_c2w, scene.target, angle) for angle in ANGLES])
-        truth = torch.stack([view.image for view in scene.render(targets, scene.fov_deg, size)])
+        truth = torch.stack([view.image for view in scene.render(targets, scene.fov_deg, size, args.supersample)])
         generator = torch.Generator().manual_seed(seed)
         image = cond.image[None]
         predictions = {
             "model": sample_views(
-                model, image, cond_c2w, targets, scene.fov_deg, scale, steps=args.steps, generator=generator
+                model,
+                image,
+                cond_c2w,
+                targets,
+                scene.fov_deg,
+                scale,
+                steps=args.steps,
+                guidance_scale=args.guidance,
+                eta=args.eta,
+                generator=generator,
             ),
             "copy": image.expand(len(ANGLES), -1, -1, -1),
             "identity camera": sample_views(
@@ -71,6 +87,8 @@ def main() -> None:
                 scene.fov_deg,
                 scale,
                 steps=args.steps,
+                guidance_scale=args.guidance,
+                eta=args.eta,
                 generator=torch.Generator().manual_seed(seed),
             ),
         }
@@ -80,7 +98,8 @@ def main() -> None:
                 scores[name][angle].append((psnr(*pair).item(), ssim(*pair).item()))
     print(
         f"model: {args.model}, {args.scenes} held-out object scenes from seed {args.first_seed}, "
-        f"{args.steps} DDIM steps, {size}x{size}"
+        f"{args.steps} DDIM steps (guidance {args.guidance}, eta {args.eta}), {size}x{size}, "
+        f"{args.supersample}x{args.supersample} rays a pixel"
     )
     print("prediction        " + "  ".join(f"{int(a):>2} deg PSNR / SSIM" for a in ANGLES) + "   mean PSNR")
     means = {}
