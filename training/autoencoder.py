@@ -76,10 +76,10 @@ def train_autoencoder(
     optimizer = torch.optim.Adam(vae.parameters(), lr=lr, betas=(0.5, 0.9))
     generator = torch.Generator().manual_seed(seed)
     training = SyntheticPairs(n_scenes, size=config.resolution, supersample=supersample, cache=True)
-    held_out = SyntheticPairs(
+    held_out_pairs = SyntheticPairs(
         16, first_seed=n_scenes + 1000, size=config.resolution, pairs_per_scene=1, supersample=supersample
     )
-    held_out = _views(held_out, range(16))
+    held_out = _views(held_out_pairs, range(16))
     step = 0
     if resume and (output / STATE).exists():
         state = torch.load(output / STATE, weights_only=True)

@@ -100,22 +100,23 @@ def build_model(config: TrainConfig) -> ZeroNVSModel:
     and its ``scale_factor`` in either case (e.g. to fine-tune a model onto a retrained VAE)."""
     if config.init is not None:
         model = load_zeronvs(config.init, config=config.ldm_config, widen_camera_projection=True)
-        if config.autoencoder is not None:
-            vae_weights, scale_factor = load_autoencoder(config.autoencoder)
-            model.vae.load_state_dict(vae_weights)
-            model.config = dataclasses.replace(model.config, scale_factor=scale_factor)
-        return model
+    else:
+        model = _from_scratch(config)
+    if config.autoencoder is not None:
+        vae_weights, scale_factor = load_autoencoder(config.autoencoder)
+        model.vae.load_state_dict(vae_weights)
+        model.config = dataclasses.replace(model.config, scale_factor=scale_factor)
+    return model
+
+
+def _from_scratch(config: TrainConfig) -> ZeroNVSModel:
+    """A random model of ``ldm_config`` (and ``image_encoder``) with the official ``cc_projection`` init."""
     model_config = config_from_ldm(read_ldm_config(config.ldm_config))
     if config.image_encoder is not None:
         model_config = dataclasses.replace(
             model_config, image_encoder={**model_config.image_encoder, **config.image_encoder}
         )
-    if config.autoencoder is not None:
-        vae_weights, scale_factor = load_autoencoder(config.autoencoder)
-        model_config = dataclasses.replace(model_config, scale_factor=scale_factor)
     model = ZeroNVSModel(model_config)
-    if config.autoencoder is not None:
-        model.vae.load_state_dict(vae_weights)
     with torch.no_grad():
         width = model_config.clip_dim
         model.cc_projection.weight[:, :width] = torch.eye(model_config.context_dim, width)
