@@ -13,6 +13,12 @@ truth. Each target is scored (PSNR, SSIM; scikit-image semantics) for three pred
 Views are rendered with ``--supersample`` x ``--supersample`` rays a pixel, as the demo model's training
 data (``training/configs/mini_finetune.yaml``).
 
+``--references`` adds two rows that are not predictions but put the figures in scale (they do not enter
+the margin): ``blurred copy``, the input under a Gaussian blur of ``--blur`` pixels (PSNR rewards blur on
+these high-contrast textures), and ``true layout, input detail``, the truth's blurred layout plus the
+input's own detail above that blur: roughly what a model that gets the layout of the view right from the
+camera, and invents its fine texture, can score.
+
     python benchmarks/bench_mini_quality.py --model runs/mini/checkpoints/step_0020000/model.safetensors
 """
 
@@ -22,6 +28,7 @@ import argparse
 import math
 
 import torch
+import torch.nn.functional as F
 
 from zeronvs_core.data.synthetic import camera_path, make_scene
 from zeronvs_core.metrics import psnr, ssim
@@ -42,6 +49,16 @@ def turned(c2w: torch.Tensor, centre, degrees: float) -> torch.Tensor:
     return shift @ rotation @ torch.linalg.inv(shift) @ c2w
 
 
+def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """``images [B,C,H,W]`` blurred by a separable Gaussian of ``sigma`` pixels (edges replicated)."""
+    radius = int(3 * sigma) + 1
+    kernel = torch.exp(-(torch.arange(-radius, radius + 1, dtype=images.dtype) ** 2) / (2 * sigma**2))
+    kernel = (kernel / kernel.sum()).expand(images.shape[1], 1, -1)
+    padded = F.pad(images, (radius,) * 4, mode="replicate")
+    rows = F.conv2d(padded, kernel[:, :, None, :], groups=images.shape[1])
+    return F.conv2d(rows, kernel[:, :, :, None], groups=images.shape[1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
@@ -52,10 +69,14 @@ def main() -> None:
     parser.add_argument("--guidance", type=float, default=3.0)
     parser.add_argument("--eta", type=float, default=1.0)
     parser.add_argument("--supersample", type=int, default=2, help="rays per pixel side of the rendered views")
+    parser.add_argument("--references", action="store_true", help="also print the two reference rows")
+    parser.add_argument("--blur", type=float, default=4.0, help="sigma of the reference rows' blur, pixels")
     args = parser.parse_args()
     model = load_zeronvs(args.model, config=args.config)
     size = model.config.resolution
-    scores = {name: {angle: [] for angle in ANGLES} for name in ("model", "copy", "identity camera")}
+    names = ["model", "copy", "identity camera"]
+    names += ["blurred copy", "true layout, input detail"] if args.references else []
+    scores = {name: {angle: [] for angle in ANGLES} for name in names}
     for seed in range(args.first_seed, args.first_seed + args.scenes):
         scene = make_scene("object", seed)
         cond_c2w = camera_path(scene, 8, seed)[0]
@@ -92,6 +113,11 @@ def main() -> None:
                 generator=torch.Generator().manual_seed(seed),
             ),
         }
+        if args.references:
+            copies = predictions["copy"]
+            predictions["blurred copy"] = gaussian_blur(copies, args.blur)
+            layout = gaussian_blur(truth, args.blur) + copies - predictions["blurred copy"]
+            predictions["true layout, input detail"] = layout.clamp(0, 1)
         for name, views in predictions.items():
             for index, angle in enumerate(ANGLES):
                 pair = (views[index : index + 1].cpu(), truth[index : index + 1])
@@ -101,7 +127,8 @@ def main() -> None:
         f"{args.steps} DDIM steps (guidance {args.guidance}, eta {args.eta}), {size}x{size}, "
         f"{args.supersample}x{args.supersample} rays a pixel"
     )
-    print("prediction        " + "  ".join(f"{int(a):>2} deg PSNR / SSIM" for a in ANGLES) + "   mean PSNR")
+    width = max(len(name) for name in names)
+    print(f"{'prediction':<{width}} " + "  ".join(f"{int(a):>2} deg PSNR / SSIM" for a in ANGLES) + "   mean PSNR")
     means = {}
     for name, by_angle in scores.items():
         cells, total = [], []
@@ -110,7 +137,7 @@ def main() -> None:
             cells.append(f"{values[:, 0].mean():8.2f} / {values[:, 1].mean():.3f}")
             total.append(values[:, 0].mean().item())
         means[name] = sum(total) / len(total)
-        print(f"{name:<17} " + "  ".join(f"{cell:>19}" for cell in cells) + f"   {means[name]:8.2f}")
+        print(f"{name:<{width}} " + "  ".join(f"{cell:>19}" for cell in cells) + f"   {means[name]:8.2f}")
     margin = means["model"] - max(means["copy"], means["identity camera"])
     print(f"model_margin_db: {margin:.2f} (goal: at least 1.5)")
 

@@ -14,7 +14,7 @@ from torch import nn
 from zeronvs_core.conditioning import encode_camera
 from zeronvs_core.model import ZeroNVSModel
 
-__all__ = ["EMA", "batch_conditioning", "diffusion_loss", "dropout_masks", "warmup_factor"]
+__all__ = ["EMA", "alphas_cumprod", "batch_conditioning", "diffusion_loss", "dropout_masks", "warmup_factor"]
 
 
 def dropout_masks(batch: int, generator: torch.Generator, p: float = 0.05) -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,7 +53,7 @@ def diffusion_loss(
     concat = concat * keep_concat.view(-1, 1, 1, 1)
     t = torch.randint(0, config.num_train_timesteps, (clip.shape[0],), generator=generator).to(device)
     noise = torch.randn(latents.shape, generator=generator).to(device)
-    alphas = _alphas_cumprod(config).to(device)[t].view(-1, 1, 1, 1)
+    alphas = alphas_cumprod(config).to(device)[t].view(-1, 1, 1, 1)
     noisy = alphas.sqrt() * latents + (1.0 - alphas).sqrt() * noise
     forward = model if forward is None else forward
     error = F.mse_loss(forward(noisy, t, clip, camera, concat), noise, reduction="none").mean(dim=(1, 2, 3))
@@ -78,7 +78,7 @@ def batch_conditioning(model: ZeroNVSModel, batch: dict[str, torch.Tensor]):
     return clip, concat, camera.to(model.device)
 
 
-def _alphas_cumprod(config) -> torch.Tensor:
+def alphas_cumprod(config) -> torch.Tensor:
     """The training schedule: ``scaled_linear`` betas (LDM ``linear``), float64 cumulative product."""
     betas = torch.linspace(
         config.beta_start**0.5, config.beta_end**0.5, config.num_train_timesteps, dtype=torch.float64
