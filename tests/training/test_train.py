@@ -9,7 +9,8 @@ import torch
 
 from zeronvs_core.data.pairs import SyntheticPairs, collate_pairs
 from zeronvs_core.model import load_zeronvs
-from zeronvs_training.objective import EMA, diffusion_loss, dropout_masks, warmup_factor
+from zeronvs_core.sampling import ddim_scheduler
+from zeronvs_training.objective import EMA, alphas_cumprod, diffusion_loss, dropout_masks, warmup_factor
 from zeronvs_training.train import TrainConfig, build_model, load_config, main, train
 
 
@@ -50,6 +51,13 @@ def tiny_train_config(tiny_files, tmp_path_factory):
         validation_ddim_steps=2,
         log_every=1,
     )
+
+
+def test_training_noise_schedule_is_the_samplers(tiny_train_config):
+    model = build_model(tiny_train_config)
+    expected = ddim_scheduler(model).alphas_cumprod
+    assert alphas_cumprod(model.config).shape == (1000,)
+    torch.testing.assert_close(alphas_cumprod(model.config), expected, rtol=0, atol=1e-6)
 
 
 def test_a_few_steps_lower_the_loss_on_a_fixed_batch(tiny_train_config):
@@ -125,6 +133,9 @@ def test_shipped_configs_parse():
     assert finetune.init.endswith("runs/mini/checkpoints/step_0003000/model.safetensors")
     assert finetune.autoencoder.endswith("runs/mini_vae_aa/autoencoder.safetensors")
     assert finetune.snr_gamma == 5.0 and finetune.datasets[0]["supersample"] == 2 and finetune.datasets[0]["cache"]
+    camera = load_config(configs / "mini_camera.yaml")  # stage 5: stage 4's last checkpoint, Min-SNR gamma 1
+    assert camera.init.endswith("runs/mini_ft/checkpoints/step_0004750/model.safetensors")
+    assert camera.autoencoder is None and camera.snr_gamma == 1.0
     official = load_config(configs / "official_finetune.yaml")
     assert [d["probability"] for d in official.datasets] == [0.34, 0.33, 0.33]
     assert (official.lr, official.cc_projection_lr_scale, official.ema_decay) == (1e-4, 10.0, 0.9999)
