@@ -7,6 +7,8 @@ Batches are ``data.pairs.collate_pairs`` dicts: images ``[B,3,S,S]`` in [0,1], O
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,7 +16,15 @@ from torch import nn
 from zeronvs_core.conditioning import encode_camera
 from zeronvs_core.model import ZeroNVSModel
 
-__all__ = ["EMA", "alphas_cumprod", "batch_conditioning", "diffusion_loss", "dropout_masks", "warmup_factor"]
+__all__ = [
+    "EMA",
+    "alphas_cumprod",
+    "batch_conditioning",
+    "cosine_decay_factor",
+    "diffusion_loss",
+    "dropout_masks",
+    "warmup_factor",
+]
 
 
 def dropout_masks(batch: int, generator: torch.Generator, p: float = 0.05) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,6 +101,15 @@ def warmup_factor(step: int, warmup_steps: int = 100, start: float = 1e-6) -> fl
     if step >= warmup_steps:
         return 1.0
     return start + (1.0 - start) * step / warmup_steps
+
+
+def cosine_decay_factor(step: int, max_steps: int, decay_steps: int) -> float:
+    """LR factor of a half-cosine decay over the last ``decay_steps`` of ``max_steps``: 1 before them, 0 at
+    ``max_steps`` (and after); ``decay_steps`` 0 keeps it at 1."""
+    start = max_steps - decay_steps
+    if decay_steps <= 0 or step <= start:
+        return 1.0
+    return 0.5 * (1.0 + math.cos(math.pi * min(step - start, decay_steps) / decay_steps))
 
 
 class EMA:

@@ -10,7 +10,9 @@ UNet (0.9999), the epsilon loss. The UNet and ``cc_projection`` train; the VAE a
 Every ``checkpoint_every`` steps ``<output>/checkpoints/step_<N>/`` gets ``model.safetensors`` (the
 project's format with the EMA UNet: ``load_zeronvs`` reads it) and ``training_state.pt`` (live weights,
 optimiser, EMA, step, random state); ``--resume`` continues from the newest one. ``<output>/log.jsonl``
-holds the loss per step and the validation PSNR of DDIM novel views on held-out pairs.
+holds the loss per step and the validation PSNR of DDIM novel views on held-out pairs (a resume drops
+the records of steps done after the checkpoint it starts from). ``lr_decay_steps`` adds a half-cosine
+decay of the LR to 0 over the last steps, which the official recipe does not have.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from zeronvs_core.model import ZeroNVSModel, load_zeronvs, save_zeronvs
 from zeronvs_core.model.config import config_from_ldm, read_ldm_config
 from zeronvs_core.sampling import sample_latents
 from zeronvs_training.autoencoder import load_autoencoder
-from zeronvs_training.objective import EMA, batch_conditioning, diffusion_loss, warmup_factor
+from zeronvs_training.objective import EMA, batch_conditioning, cosine_decay_factor, diffusion_loss, warmup_factor
 
 __all__ = ["TrainConfig", "build_model", "load_config", "main", "train"]
 
@@ -62,6 +64,9 @@ class TrainConfig:
     cc_projection_lr_scale: float = 10.0
     weight_decay: float = 0.01
     warmup_steps: int = 100
+    lr_decay_steps: int = 0
+    """Final steps (up to ``max_steps``) over which the LR falls to 0 along a half cosine; 0 keeps it constant
+    after the warm-up, as the official recipe does."""
     dropout: float = 0.05
     snr_gamma: float | None = None
     """Min-SNR loss weighting (``diffusion_loss``); the official recipe has none."""
@@ -75,6 +80,12 @@ class TrainConfig:
     log_every: int = 10
     mixed_precision: str = "no"
     seed: int = 42
+
+    def __post_init__(self):
+        if not 0 <= self.lr_decay_steps <= self.max_steps:
+            raise ValueError(
+                f"lr_decay_steps must be between 0 and max_steps ({self.max_steps}), got {self.lr_decay_steps}"
+            )
 
 
 def load_config(path: str | Path, **overrides) -> TrainConfig:
@@ -90,7 +101,10 @@ def load_config(path: str | Path, **overrides) -> TrainConfig:
     for key in ("ldm_config", "autoencoder", "init"):
         if isinstance(data.get(key), str):
             data[key] = os.path.normpath(Path(path).parent.absolute() / data[key])
-    return TrainConfig(**data)
+    try:
+        return TrainConfig(**data)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
 
 
 def build_model(config: TrainConfig) -> ZeroNVSModel:
@@ -186,7 +200,13 @@ def train(config: TrainConfig, output: str | Path, resume: bool = False, log=pri
         lr=config.lr,
         weight_decay=config.weight_decay,
     )
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: warmup_factor(step, config.warmup_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: (
+            warmup_factor(step, config.warmup_steps)
+            * cosine_decay_factor(step, config.max_steps, config.lr_decay_steps)
+        ),
+    )
     ema = EMA(model.unet, config.ema_decay)
     generator = torch.Generator().manual_seed(config.seed + accelerator.process_index)
     datasets, weights = _datasets(config, model.config.resolution)
@@ -194,6 +214,8 @@ def train(config: TrainConfig, output: str | Path, resume: bool = False, log=pri
     step = 0
     if resume:
         step = _resume(output, model, optimizer, scheduler, ema, generator, log)
+        if accelerator.is_main_process:
+            _truncate_log(output, step)
     forward, optimizer = accelerator.prepare(model, optimizer)
     last = None
     while step < config.max_steps:
@@ -302,6 +324,15 @@ def _resume(output: Path, model, optimizer, scheduler, ema, generator, log) -> i
     generator.set_state(state["generator"].cpu())
     log(f"resumed from {directory} at step {state['step']}")
     return int(state["step"])
+
+
+def _truncate_log(output: Path, step: int) -> None:
+    """Drop the log records after ``step``: those of steps that a stopped run did after its last checkpoint,
+    which the resumed run does again."""
+    path = output / "log.jsonl"
+    if path.exists():
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join(line for line in lines if json.loads(line)["step"] <= step))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,7 +10,14 @@ import torch
 from zeronvs_core.data.pairs import SyntheticPairs, collate_pairs
 from zeronvs_core.model import load_zeronvs
 from zeronvs_core.sampling import ddim_scheduler
-from zeronvs_training.objective import EMA, alphas_cumprod, diffusion_loss, dropout_masks, warmup_factor
+from zeronvs_training.objective import (
+    EMA,
+    alphas_cumprod,
+    cosine_decay_factor,
+    diffusion_loss,
+    dropout_masks,
+    warmup_factor,
+)
 from zeronvs_training.train import TrainConfig, build_model, load_config, main, train
 
 
@@ -35,6 +42,17 @@ def test_warmup_and_ema_decay():
         module.weight.add_(1.0)
     ema.update(module)  # first update: decay min(0.9999, 2/11)
     torch.testing.assert_close(ema.shadow["weight"], start + (1 - 2 / 11))
+
+
+def test_cosine_decay_over_the_last_steps():
+    assert cosine_decay_factor(600, max_steps=1000, decay_steps=400) == 1.0
+    assert cosine_decay_factor(800, max_steps=1000, decay_steps=400) == pytest.approx(0.5)
+    assert cosine_decay_factor(700, max_steps=1000, decay_steps=400) == pytest.approx(0.5 + 0.5 * 2**-0.5)
+    assert cosine_decay_factor(1000, max_steps=1000, decay_steps=400) == pytest.approx(0.0)
+    assert cosine_decay_factor(1200, max_steps=1000, decay_steps=400) == pytest.approx(0.0)
+    assert cosine_decay_factor(999, max_steps=1000, decay_steps=0) == 1.0
+    with pytest.raises(ValueError, match=r"lr_decay_steps must be between 0 and max_steps \(10\), got 11"):
+        TrainConfig(max_steps=10, lr_decay_steps=11)
 
 
 @pytest.fixture(scope="module")
@@ -102,12 +120,25 @@ def test_train_writes_loadable_checkpoints_and_resumes(tiny_train_config, tmp_pa
     assert first.name == "step_0000002"
     model = load_zeronvs(first / "model.safetensors")  # the project's format, EMA UNet inside
     assert model.config.resolution == 64
+    with (tmp_path / "log.jsonl").open("a") as log:  # a run killed after step 2's checkpoint logged step 3
+        log.write(json.dumps({"step": 3, "loss": 1.0, "lr": 0.0, "seconds": 0.0}) + "\n")
     last = train(replace(tiny_train_config, gradient_accumulation=2), tmp_path, resume=True, log=messages.append)
     assert last.name == "step_0000004"
     assert any("resumed from" in m and "at step 2" in m for m in messages)
     records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    assert [r["step"] for r in records] == [1, 2, 3, 4]  # the lost step's record gave way to the redone one
+    expected = [tiny_train_config.lr * warmup_factor(step, tiny_train_config.warmup_steps) for step in (1, 2, 3, 4)]
+    assert [r["lr"] for r in records] == pytest.approx(expected)  # the warm-up goes on across the resume
     assert all(r["loss"] > 0 for r in records) and "val_psnr" in records[1] and "val_psnr" in records[3]
+
+
+def test_lr_decays_to_zero_over_the_last_steps_across_a_resume(tiny_train_config, tmp_path):
+    decaying = replace(tiny_train_config, warmup_steps=1, lr_decay_steps=2, validate_every=100)
+    train(replace(decaying, max_steps=2, lr_decay_steps=0), tmp_path, log=lambda _: None)
+    train(decaying, tmp_path, resume=True, log=lambda _: None)  # the decay is the config's, not the checkpoint's
+    records = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    lrs = [r["lr"] / decaying.lr for r in records]
+    assert lrs == pytest.approx([1.0, 1.0, 0.5, 0.0])
 
 
 def test_config_file_errors(tmp_path, capsys):
@@ -117,6 +148,9 @@ def test_config_file_errors(tmp_path, capsys):
         load_config(path)
     assert main(["--config", str(path), "--output", str(tmp_path / "run")]) == 2
     assert "unknown training settings" in capsys.readouterr().err
+    path.write_text("max_steps: 5\nlr_decay_steps: 6\n")
+    with pytest.raises(ValueError, match=r"bad.yaml: lr_decay_steps must be between 0 and max_steps \(5\), got 6"):
+        load_config(path)
 
 
 def test_shipped_configs_parse():
