@@ -170,6 +170,7 @@ def test_shipped_configs_parse():
     camera = load_config(configs / "mini_camera.yaml")  # stage 5: stage 4's last checkpoint, Min-SNR gamma 1
     assert camera.init.endswith("runs/mini_ft/checkpoints/step_0004750/model.safetensors")
     assert camera.autoencoder is None and camera.snr_gamma == 1.0
+    assert (camera.max_steps, camera.lr_decay_steps) == (14750, 6000)  # the decay starts after the resume at 8750
     official = load_config(configs / "official_finetune.yaml")
     assert [d["probability"] for d in official.datasets] == [0.34, 0.33, 0.33]
     assert (official.lr, official.cc_projection_lr_scale, official.ema_decay) == (1e-4, 10.0, 0.9999)
