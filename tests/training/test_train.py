@@ -171,6 +171,10 @@ def test_shipped_configs_parse():
     assert camera.init.endswith("runs/mini_ft/checkpoints/step_0004750/model.safetensors")
     assert camera.autoencoder is None and camera.snr_gamma == 1.0
     assert (camera.max_steps, camera.lr_decay_steps) == (14750, 6000)  # the decay starts after the resume at 8750
+    second = load_config(configs / "mini_camera2.yaml")  # stage 6: a second cosine cycle from stage 5's end
+    assert second.init.endswith("runs/mini_cam/checkpoints/step_0014750/model.safetensors")
+    assert (second.lr, second.max_steps, second.lr_decay_steps) == (1e-4, 8000, 8000)
+    assert second.snr_gamma == 1.0 and second.datasets == camera.datasets
     official = load_config(configs / "official_finetune.yaml")
     assert [d["probability"] for d in official.datasets] == [0.34, 0.33, 0.33]
     assert (official.lr, official.cc_projection_lr_scale, official.ema_decay) == (1e-4, 10.0, 0.9999)
