@@ -179,6 +179,14 @@ def test_shipped_configs_parse():
     assert third.init.endswith("runs/mini_cam2/checkpoints/step_0008000/model.safetensors")
     assert (third.lr, third.max_steps, third.lr_decay_steps) == (1e-4, 7000, 6250)  # the decay starts at step 750
     assert third.snr_gamma == 1.0 and third.datasets == camera.datasets
+    fourth = load_config(configs / "mini_camera4.yaml")  # stage 8: stage 7's end on pairs within 90 degrees
+    assert fourth.init.endswith("runs/mini_cam3/checkpoints/step_0007000/model.safetensors")
+    assert (fourth.lr, fourth.max_steps, fourth.lr_decay_steps) == (1e-4, 5500, 5500)
+    nearby = dict(fourth.datasets[0])
+    assert nearby.pop("max_view_gap") == 6 and (nearby,) == tuple(camera.datasets)
+    from zeronvs_training.train import _datasets
+
+    assert _datasets(fourth, 64)[0][0].max_view_gap == 6  # the setting reaches the dataset
     official = load_config(configs / "official_finetune.yaml")
     assert [d["probability"] for d in official.datasets] == [0.34, 0.33, 0.33]
     assert (official.lr, official.cc_projection_lr_scale, official.ema_decay) == (1e-4, 10.0, 0.9999)
