@@ -175,7 +175,7 @@ def test_shipped_configs_parse():
     assert second.init.endswith("runs/mini_cam/checkpoints/step_0014750/model.safetensors")
     assert (second.lr, second.max_steps, second.lr_decay_steps) == (1e-4, 8000, 8000)
     assert second.snr_gamma == 1.0 and second.datasets == camera.datasets
-    third = load_config(configs / "mini_camera3.yaml")  # stage 7 (not shipped): a third cycle from stage 6's end
+    third = load_config(configs / "mini_camera3.yaml")  # stage 7: a third cycle from stage 6's end
     assert third.init.endswith("runs/mini_cam2/checkpoints/step_0008000/model.safetensors")
     assert (third.lr, third.max_steps, third.lr_decay_steps) == (1e-4, 7000, 6250)  # the decay starts at step 750
     assert third.snr_gamma == 1.0 and third.datasets == camera.datasets
