@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from zeronvs_core.data.pairs import SyntheticPairs
+from zeronvs_core.data.synthetic import camera_path, make_scene
 
 
 def test_cached_pairs_match_rendered_pairs_up_to_8_bit_quantisation():
@@ -34,8 +35,6 @@ def _path_index(path: torch.Tensor, c2w: torch.Tensor) -> int:
 
 @pytest.mark.parametrize("kind, gap", [("object", 6), ("room", 2)])
 def test_max_view_gap_bounds_the_step_between_input_and_target(kind, gap):
-    from zeronvs_core.data.synthetic import camera_path, make_scene
-
     views = 24 if kind == "object" else 8
     pairs = SyntheticPairs(2, size=8, kinds=(kind,), views_per_scene=views, pairs_per_scene=60, max_view_gap=gap)
     seen = set()
