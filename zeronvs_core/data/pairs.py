@@ -112,6 +112,10 @@ class SyntheticPairs(Dataset):
             cond_c2w, target_c2w, scale = c2w[cond], c2w[target], scales[cond]
         return ViewPair(cond_image, target_image, cond_c2w, target_c2w, fov_deg, float(scale))
 
+    def _kind(self, scene_index: int) -> str:
+        """The kind of the ``scene_index``-th scene: ``kinds`` in turn."""
+        return self.kinds[scene_index % len(self.kinds)]
+
     def _pick_views(self, scene_index: int, generator: torch.Generator) -> tuple[int, int]:
         """Indices ``(cond, target)`` of two distinct views of the scene's path (see ``max_view_gap``)."""
         count = self.views_per_scene
@@ -120,7 +124,7 @@ class SyntheticPairs(Dataset):
             return cond, target
         cond = int(torch.randint(count, (1,), generator=generator))
         gaps = [g for g in range(-self.max_view_gap, self.max_view_gap + 1) if g != 0]
-        if self.kinds[scene_index % len(self.kinds)] == "object":
+        if self._kind(scene_index) == "object":
             targets = sorted({(cond + g) % count for g in gaps} - {cond})
         else:
             targets = [cond + g for g in gaps if 0 <= cond + g < count]
@@ -129,7 +133,7 @@ class SyntheticPairs(Dataset):
     def _render(self, scene_index: int, views: list[int] | None):
         """``(images [V,3,S,S], c2w [V,4,4], scales [V], fov_deg)`` of ``views`` of the scene's path (all: None)."""
         seed = self.first_seed + scene_index
-        scene = make_scene(self.kinds[scene_index % len(self.kinds)], seed)
+        scene = make_scene(self._kind(scene_index), seed)
         path = camera_path(scene, self.views_per_scene, seed)
         rendered = scene.render(path if views is None else path[views], scene.fov_deg, self.size, self.supersample)
         images = torch.stack([view.image for view in rendered])
