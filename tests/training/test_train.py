@@ -18,7 +18,7 @@ from zeronvs_training.objective import (
     dropout_masks,
     warmup_factor,
 )
-from zeronvs_training.train import TrainConfig, build_model, load_config, main, train
+from zeronvs_training.train import TrainConfig, _datasets, build_model, load_config, main, train
 
 
 def test_dropout_rates_over_many_samples():
@@ -184,8 +184,6 @@ def test_shipped_configs_parse():
     assert (fourth.lr, fourth.max_steps, fourth.lr_decay_steps) == (1e-4, 5500, 5500)
     nearby = dict(fourth.datasets[0])
     assert nearby.pop("max_view_gap") == 6 and (nearby,) == tuple(camera.datasets)
-    from zeronvs_training.train import _datasets
-
     assert _datasets(fourth, 64)[0][0].max_view_gap == 6  # the setting reaches the dataset
     official = load_config(configs / "official_finetune.yaml")
     assert [d["probability"] for d in official.datasets] == [0.34, 0.33, 0.33]
