@@ -74,22 +74,6 @@ def test_bad_images_are_clear_errors(image, message):
         prepare_image(image, 16)
 
 
-def test_read_image_bit_depths_and_channels(tmp_path):
-    import imageio.v3 as iio
-    import numpy as np
-
-    from zeronvs_core.images import read_image
-
-    gray16 = np.array([[0, 65535], [32768, 65535]], dtype=np.uint16)
-    iio.imwrite(tmp_path / "gray16.png", gray16)
-    image = read_image(tmp_path / "gray16.png")
-    assert image.shape == (1, 1, 2, 2) and image.dtype == torch.float32
-    assert image[0, 0, 0, 1].item() == 1.0 and abs(image[0, 0, 1, 0].item() - 32768 / 65535) < 1e-6
-    gray_alpha = np.stack([np.full((3, 4), 255, np.uint8), np.zeros((3, 4), np.uint8)], axis=-1)
-    iio.imwrite(tmp_path / "la.png", gray_alpha)
-    assert read_image(tmp_path / "la.png").shape == (1, 4, 3, 4)  # gray + alpha becomes RGBA
-
-
 def test_image_grid_tiles_row_by_row_and_pads_with_black():
     from zeronvs_core.images import image_grid
 
