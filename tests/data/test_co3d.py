@@ -16,9 +16,9 @@ from zeronvs_core.data.co3d import (
     co3d_camera,
     co3d_crop_fov,
     load_co3d_depth,
-    pair_indices,
     read_frame_annotations,
 )
+from zeronvs_core.data.frames import pair_indices
 from zeronvs_core.data.pairs import ViewPair
 from zeronvs_core.scene_scale import viewer_scale
 
@@ -105,6 +105,16 @@ def test_fov_both_intrinsics_formats():
     assert co3d_crop_fov(annotation) == pytest.approx(math.degrees(2 * math.atan(0.5)))
     with pytest.raises(ValueError, match="unknown intrinsics_format 'ndc_weird'"):
         co3d_camera(_annotation(1, R0, T0, (1.0, 1.0), "ndc_weird"))
+
+
+@pytest.mark.parametrize("size", [[0, W], [H, -W]])
+def test_a_frame_without_a_positive_size_has_no_fov(size):
+    annotation = _annotation(4, R0, T0, (1.0, 1.0), "ndc_norm_image_bounds")
+    annotation["image"]["size"] = size
+    with pytest.raises(ValueError, match=r"CO3D frame seq1/4: .*FOV in \(0, 180\)"):
+        co3d_camera(annotation)
+    with pytest.raises(ValueError, match="CO3D frame seq1/4"):
+        co3d_crop_fov(annotation)
 
 
 def test_depth_decoding(tmp_path):

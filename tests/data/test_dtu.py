@@ -70,6 +70,54 @@ def test_real_neus_scan24_cameras():
     torch.testing.assert_close(fov, torch.full_like(fov, 24.2369), atol=2e-4, rtol=0)
 
 
+def _tilted_rotation() -> np.ndarray:
+    """A world-to-camera rotation about no axis of the world (30 degrees about z, then 50 about x)."""
+    a, b = math.radians(30.0), math.radians(50.0)
+    about_z = np.array([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0], [0.0, 0.0, 1.0]])
+    about_x = np.array([[1.0, 0.0, 0.0], [0.0, math.cos(b), -math.sin(b)], [0.0, math.sin(b), math.cos(b)]])
+    return about_x @ about_z
+
+
+@pytest.mark.parametrize("factor", [1.0, -1.0, 2.5, -0.01, -250.0])
+def test_a_projection_matrix_times_any_factor_is_the_same_camera(factor):
+    rotation, centre = _tilted_rotation(), np.array([0.5, -2.0, 3.0])
+    c2w, fov = dtu_cameras({"world_mat_0": _world_mat(K, rotation, centre, factor)}, [0], view_scale=1.0)
+    expected = np.eye(4)  # step 3 of the module doc: W [R^T | C] W, W = diag(1, -1, -1, 1)
+    expected[:3, :3], expected[:3, 3] = rotation.T, centre
+    flip = np.diag([1.0, -1.0, -1.0, 1.0])
+    torch.testing.assert_close(c2w[0], torch.from_numpy(flip @ expected @ flip), atol=1e-12, rtol=0)
+    torch.testing.assert_close(fov, torch.tensor([math.degrees(2 * math.atan2(15.0, 100.0))], dtype=torch.float64))
+
+
+def test_case_7_the_negated_real_scan24_cameras_are_the_same_cameras():
+    with np.load(REAL_CAMERAS) as data:
+        cameras = {key: data[key] for key in data.files}
+    negated = {key: -value if key.startswith("world_mat") else value for key, value in cameras.items()}
+    c2w, fov = dtu_cameras(cameras, range(49))
+    negated_c2w, negated_fov = dtu_cameras(negated, range(49))
+    torch.testing.assert_close(negated_c2w, c2w, atol=1e-9, rtol=0)  # not turned 180 degrees
+    torch.testing.assert_close(negated_fov, fov)  # 24.2369, not 335.76
+    assert ((fov > 0) & (fov < 180)).all()
+
+
+@pytest.mark.parametrize(
+    ("projection", "message"),
+    [
+        (np.zeros((3, 4)), "world_mat_0 is not a finite camera: the left 3x3 block .* is singular"),
+        (np.array([[1.0, 2, 3, 4], [0, 1, 0, 0], [2, 4, 6, 1]]), "singular"),  # rows 0 and 2 of M parallel
+        (np.array([[100.0, 0, 0, 0], [0, 100, 0, 0], [0, 0, 0, 1]]), "singular"),  # affine: a camera at infinity
+        (
+            _world_mat(np.array([[100.0, 0, 20], [0, 100, -15], [0, 0, 1]]), np.eye(3), (0, 0, 0)),
+            r"world_mat_0 \(view 0\): .* FOV in \(0, 180\)",
+        ),
+        (np.full((3, 4), np.nan), "finite 3x4 or 4x4 projection matrix"),
+    ],
+)
+def test_degenerate_projections_are_clear_errors(projection, message):
+    with pytest.raises(ValueError, match=message):
+        dtu_cameras({"world_mat_0": projection}, [0])
+
+
 def test_scan_views_and_selection(tmp_path, write_dtu_scan):
     write_dtu_scan(tmp_path / "scan8", views=(3, 10, 24, 25, 26))
     scene = load_dtu_scene(tmp_path, "8", size=(24, 32))

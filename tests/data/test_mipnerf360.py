@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from zeronvs_core.cameras import look_at, relative_pose, validate_c2w
+from zeronvs_core.data.frames import pinhole_fov_deg
 from zeronvs_core.data.mipnerf360 import (
     MIPNERF360_PROTOCOL,
     focus_point,
@@ -76,6 +77,8 @@ def test_image_folder_choice(tmp_path, write_mipnerf360_scene):
 def test_real_fern_poses():
     c2w, hwf = read_poses_bounds(FERN)
     assert c2w.shape == (20, 4, 4) and hwf[0] == pytest.approx([3024.0, 4032.0, 3260.52633288])
+    fovs = [pinhole_fov_deg(min(h, w), focal, "fern") for h, w, focal in hwf]  # the square crop's, as loaded
+    assert fovs == pytest.approx([math.degrees(2 * math.atan(1512 / 3260.52633288))] * 20, abs=1e-9)
     expected_row0 = [[0.9896307, -0.0224225, -0.141874, -3.6791791], [-0.0272091, -0.999121, -0.0318884, -1.6037916]]
     torch.testing.assert_close(c2w[0, :2], torch.tensor(expected_row0, dtype=torch.float64), atol=1e-7, rtol=0)
     normalised = normalize_poses(c2w)
@@ -131,3 +134,8 @@ def test_errors(tmp_path, write_mipnerf360_scene):
     np.save(tmp_path / "bad.npy", np.zeros((3, 15)))
     with pytest.raises(ValueError, match=r"\[N, 17\]"):
         read_poses_bounds(tmp_path / "bad.npy")
+    rows = np.load(FERN)
+    rows[3, 14] = -rows[3, 14]  # a negative focal length would give a FOV outside (0, 180)
+    np.save(tmp_path / "negative_focal.npy", rows)
+    with pytest.raises(ValueError, match="row 3 has height, width, focal .*all must be positive"):
+        read_poses_bounds(tmp_path / "negative_focal.npy")

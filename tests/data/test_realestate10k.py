@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from zeronvs_core.cameras import validate_c2w
-from zeronvs_core.data.co3d import pair_indices, square_depth
+from zeronvs_core.data.frames import pair_indices
 from zeronvs_core.data.pairs import ViewPair
 from zeronvs_core.data.realestate10k import (
     ACIDPairs,
@@ -91,6 +91,20 @@ def test_malformed_files(tmp_path):
         read_camera_file(bad)
     with pytest.raises(FileNotFoundError, match="nope.txt"):
         read_camera_file(tmp_path / "nope.txt")
+    for cx, cy in ((0.0, 0.5), (-0.5, 0.5), (0.5, 1.0), (1.5, 0.5)):
+        bad.write_text(f"https://youtube\n1 0.5 0.5 {cx} {cy} 0 0 1 0 0 0 0 1 0 0 0 0 1 0\n")
+        with pytest.raises(ValueError, match=r"bad\.txt:2: the principal point must lie inside the frame"):
+            read_camera_file(bad)
+
+
+def test_every_fov_is_inside_0_180():
+    for frame in read_camera_file(FIXTURE):  # the real file: official 2 atan(cx / fx), crop 2 atan(0.5 / fy)
+        assert 0 < re10k_fov_deg(frame) < re10k_official_fov_deg(frame) < 180
+    frame = RE10KFrame(7, 0.5, 0.5, -0.25, 0.5, np.eye(4)[:3])  # built by hand, past the file checks
+    with pytest.raises(ValueError, match=r"RealEstate10K frame 7: .* FOV in \(0, 180\)"):
+        re10k_official_fov_deg(frame)
+    with pytest.raises(ValueError, match="RealEstate10K frame 7"):
+        re10k_fov_deg(RE10KFrame(7, 0.5, -0.5, 0.5, 0.5, np.eye(4)[:3]))
 
 
 H, W, S = 16, 24, 16
@@ -181,12 +195,3 @@ def test_missing_frame_and_depth(tmp_path):
     assert any("depth missing" in m and "200.npy" in m for m in messages)
     with pytest.raises(ValueError, match="no camera file"):
         RealEstate10KPairs(tmp_path / "seq")
-
-
-def test_square_depth_keeps_sparse_points():
-    depth = np.zeros((40, 64), dtype=np.float32)
-    depth[0, 12], depth[17, 30], depth[39, 51] = 1.5, 2.5, 3.5
-    small = square_depth(depth, 10)
-    assert small.shape == (10, 10)
-    assert sorted(small[small > 0].tolist()) == [1.5, 2.5, 3.5]
-    assert small[0, 0] == 1.5 and small[4, 4] == 2.5 and small[9, 9] == 3.5

@@ -46,18 +46,17 @@ from __future__ import annotations
 
 import gzip
 import json
-import math
 from collections import defaultdict
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from ..cameras import pytorch3d_to_opengl, validate_c2w
-from ..images import centre_square, crop_and_resize
+from ..images import open_image, read_image, sixteen_bit_grey
 from ..scene_scale import viewer_scale
+from .frames import pair_indices, pinhole_fov_deg, read_square_image, square_depth
 from .pairs import ViewPair
 
 __all__ = [
@@ -67,12 +66,7 @@ __all__ = [
     "co3d_crop_fov",
     "co3d_focal_px",
     "load_co3d_depth",
-    "load_square_image",
-    "pair_indices",
     "read_frame_annotations",
-    "read_square_image",
-    "square_depth",
-    "square_map",
 ]
 
 INTRINSICS_FORMATS = ("ndc_norm_image_bounds", "ndc_isotropic")
@@ -163,16 +157,14 @@ def co3d_camera(annotation: dict) -> tuple[torch.Tensor, float, float]:
     c2w = pytorch3d_to_opengl(rotation[None], translation[None])
     c2w = validate_c2w(c2w, f"CO3D camera of {_name(annotation)}")[0].to(torch.float32)
     fx, fy, width, height = co3d_focal_px(annotation)
-    fov_x = math.degrees(2 * math.atan(width / 2.0 / fx))
-    fov_y = math.degrees(2 * math.atan(height / 2.0 / fy))
-    return c2w, fov_x, fov_y
+    frame = f"CO3D frame {_name(annotation)}"
+    return c2w, pinhole_fov_deg(width, fx, frame), pinhole_fov_deg(height, fy, frame)
 
 
 def co3d_crop_fov(annotation: dict) -> float:
     """FOV in degrees of the square centre crop (side ``min(W,H)``): ``min`` over x and y of ``2 atan((m/2)/f_px)``."""
     fx, fy, width, height = co3d_focal_px(annotation)
-    half = min(width, height) / 2.0
-    return math.degrees(2 * math.atan(half / max(fx, fy)))
+    return pinhole_fov_deg(min(width, height), max(fx, fy), f"CO3D frame {_name(annotation)}")
 
 
 def load_co3d_depth(path, scale_adjustment: float = 1.0) -> np.ndarray:
@@ -182,72 +174,13 @@ def load_co3d_depth(path, scale_adjustment: float = 1.0) -> np.ndarray:
         ``[H,W]`` float32; non-finite or non-positive values are set to 0 (missing).
 
     Raises:
-        FileNotFoundError: missing or unreadable file.
-        ValueError: not a single-channel 16-bit PNG.
+        FileNotFoundError: nothing exists at ``path``.
+        images.ImageReadError: a file Pillow cannot decode, or not a single-channel 16-bit image.
     """
-    path = Path(path)
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if raw is None:
-        raise FileNotFoundError(f"CO3D depth map not found or unreadable: {path} (expected a 16-bit PNG)")
-    if raw.dtype != np.uint16 or raw.ndim != 2:
-        raise ValueError(
-            f"{path}: expected a single-channel 16-bit PNG of float16 depth bits, got dtype {raw.dtype} "
-            f"and shape {raw.shape}"
-        )
-    depth = np.ascontiguousarray(raw).view(np.float16).astype(np.float32) * np.float32(scale_adjustment)
+    raw = sixteen_bit_grey(open_image(path), path)
+    depth = raw.view(np.float16).astype(np.float32) * np.float32(scale_adjustment)
     depth[~np.isfinite(depth) | (depth < 0)] = 0.0
     return depth
-
-
-def read_square_image(path, size: int) -> tuple[torch.Tensor, tuple[int, int]]:
-    """``load_square_image`` plus the original ``(H, W)`` of the file."""
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise FileNotFoundError(f"image not found or unreadable: {path}")
-    rgb = torch.from_numpy(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0).permute(2, 0, 1)
-    image = crop_and_resize(rgb, size).clamp(0.0, 1.0).contiguous()
-    return image, (bgr.shape[0], bgr.shape[1])
-
-
-def load_square_image(path, size: int) -> torch.Tensor:
-    """Read an RGB image, centre-crop it to a square, resize to ``size`` with ``INTER_AREA``: ``[3,S,S]`` in [0,1].
-
-    Raises:
-        FileNotFoundError: missing or unreadable file.
-    """
-    return read_square_image(path, size)[0]
-
-
-def square_depth(depth: np.ndarray, size: int) -> np.ndarray:
-    """Centre-crop a depth map (0 = missing) to a square and bring it to ``size`` without mixing values.
-
-    Downsizing scatters every valid pixel to its target cell (so sparse SfM points survive; where several
-    land in one cell one of them is kept); upsizing uses nearest neighbour. Depths are never averaged
-    with the 0 of missing pixels.
-    """
-    square = centre_square(torch.from_numpy(np.asarray(depth, dtype=np.float32))).numpy()
-    side = square.shape[0]
-    if side == size:
-        return np.ascontiguousarray(square)
-    if side < size:
-        return cv2.resize(square, (size, size), interpolation=cv2.INTER_NEAREST)
-    out = np.zeros((size, size), dtype=np.float32)
-    rows, cols = np.nonzero(square)
-    out[rows * size // side, cols * size // side] = square[rows, cols]
-    return out
-
-
-def square_map(values: np.ndarray, size: int) -> np.ndarray:
-    """Centre-crop a dense map (e.g. monocular disparity) to a square and ``INTER_AREA``-resize it."""
-    dense = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))[None]
-    return np.ascontiguousarray(crop_and_resize(dense, size)[0].numpy())
-
-
-def pair_indices(n_views: int, seed: int, sequence_index: int, pair_index: int) -> tuple[int, int]:
-    """Deterministic distinct ``(cond, target)`` view indices for one pair."""
-    rng = np.random.default_rng([seed, sequence_index, pair_index])
-    cond, target = rng.choice(n_views, size=2, replace=False)
-    return int(cond), int(target)
 
 
 class CO3DPairs(Dataset):
@@ -315,12 +248,10 @@ class CO3DPairs(Dataset):
         depth = load_co3d_depth(self._resolve(info["path"], folder), _scale_adjustment(info))
         if info.get("mask_path"):
             mask_path = self._resolve(info["mask_path"], folder)
-            mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
-            if mask is None:
-                raise FileNotFoundError(f"CO3D depth mask unreadable: {mask_path}")
+            mask = read_image(mask_path)[0, :3].amax(dim=0).numpy() > 0  # any channel lit
             if mask.shape != depth.shape:
                 raise ValueError(f"{mask_path}: depth mask shape {mask.shape} differs from depth {depth.shape}")
-            depth = np.where(mask > 0, depth, 0.0).astype(np.float32)
+            depth = np.where(mask, depth, 0.0).astype(np.float32)
         return depth
 
     def __getitem__(self, index: int) -> ViewPair:
@@ -336,7 +267,7 @@ class CO3DPairs(Dataset):
                 image_path = annotation["image"]["path"]
             except (KeyError, TypeError):
                 raise ValueError(f"CO3D frame {_name(annotation)} lacks image.path") from None
-            images.append(load_square_image(self._resolve(image_path, folder), self.size))
+            images.append(read_square_image(self._resolve(image_path, folder), self.size)[0])
         cond_c2w = co3d_camera(cond_ann)[0]
         target_c2w = co3d_camera(target_ann)[0]
         depth = torch.from_numpy(square_depth(self._depth(cond_ann, cond_dir), self.size))

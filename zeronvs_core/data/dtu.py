@@ -8,7 +8,12 @@ Layout (``root`` is the folder that holds the scans, ``rs_dtu_4/DTU`` in pixelNe
 Cameras, as the official code reads them (pixelNeRF's ``DVRDataset``):
 
 1. ``world_mat_i[:3]`` is split by ``cv2.decomposeProjectionMatrix`` into K, the rotation R
-   (world-to-camera, OpenCV axes) and the camera centre C;
+   (world-to-camera, OpenCV axes) and the camera centre C. A projection matrix is defined up to a
+   factor, and a negative one turns the decomposed camera 180 degrees about its axis (OpenCV keeps K's
+   first two diagonal entries positive, so K[2,2] takes the sign): the matrix is first multiplied by the
+   sign of the determinant of its left 3x3 block, so that K's diagonal is positive (Hartley & Zisserman,
+   *Multiple View Geometry*, 2nd ed., section 6.2.4); the official code skips this, which changes nothing
+   for DTU's own matrices (their determinants are positive);
 2. normalisation: ``C' = (C - t_s) / d_s`` with ``t_s`` and ``d_s`` the translation and diagonal of
    ``scale_mat_i``;
 3. ``c2w = W [R^T | C'] W`` with ``W = diag(1, -1, -1, 1)``: OpenCV camera axes become OpenGL ones and
@@ -18,20 +23,24 @@ Cameras, as the official code reads them (pixelNeRF's ``DVRDataset``):
 
 The FOV is vertical, ``2 atan2(cy, fy)`` from K (the official formula; ``cy`` is the principal point, not
 half the height), taken from the input view (DTU's intrinsics agree across views to 1e-4 degrees).
-Images are the uncropped views resized with PIL's LANCZOS to the evaluation size (400x300: the files'
-own size, so no resampling happens), as the official loader does.
+Images are the uncropped views read by ``images.read_image`` (transparency composited on white) and
+resized with Pillow's LANCZOS to the evaluation size (400x300: the files' own size, so no resampling
+happens), as the official loader does; the resize works on float pixels, where the official one rounds
+to 8 bits.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
+from PIL import Image
 
+from ..images import composite_on_white, read_image
+from .frames import pinhole_fov_deg
 from .protocol import DatasetProtocol, EvalScene, OfficialMetrics, SceneSettings, select_views
 
 __all__ = ["DTU_PROTOCOL", "DTU_VIEW_SCALE", "dtu_cameras", "load_dtu_scene", "read_dtu_image"]
@@ -97,10 +106,13 @@ def dtu_cameras(
 
     Returns:
         ``(c2w, fov_deg)``: ``[N,4,4]`` float64 OpenGL camera-to-world (steps 1-4 of the module doc) and
-        ``[N]`` float64 vertical FOVs ``2 atan2(cy, fy)`` in degrees.
+        ``[N]`` float64 vertical FOVs ``2 atan2(cy, fy)`` in degrees, in (0, 180). A ``world_mat_i``
+        times any non-zero factor (negative ones included) gives the same camera and FOV.
 
     Raises:
-        ValueError: a ``world_mat_i`` is missing or is not a finite projection matrix.
+        ValueError: a ``world_mat_i`` is missing, is not a finite projection matrix, has a singular left
+            3x3 block (no finite camera), or has its principal point at or above the image's top row
+            (``cy <= 0``: no FOV in (0, 180)).
     """
     poses, fovs = [], []
     for view in view_ids:
@@ -110,8 +122,7 @@ def dtu_cameras(
         projection = np.asarray(cameras[key], dtype=np.float64)[:3]
         if projection.shape != (3, 4) or not np.isfinite(projection).all():
             raise ValueError(f"{key} must be a finite 3x4 or 4x4 projection matrix, got shape {projection.shape}")
-        intrinsics, rotation, centre = cv2.decomposeProjectionMatrix(projection)[:3]
-        intrinsics = intrinsics / intrinsics[2, 2]
+        intrinsics, rotation, centre = _decompose(projection, key)
         pose = np.eye(4)
         pose[:3, :3] = rotation.T
         pose[:3, 3] = centre[:3, 0] / centre[3, 0]
@@ -122,26 +133,43 @@ def dtu_cameras(
         pose = _FLIP @ pose @ _FLIP
         pose[:3, 3] /= view_scale
         poses.append(pose)
-        fovs.append(math.degrees(2.0 * math.atan2(intrinsics[1, 2], intrinsics[1, 1])))
+        fovs.append(pinhole_fov_deg(2.0 * intrinsics[1, 2], intrinsics[1, 1], f"{key} (view {view})"))
     return torch.from_numpy(np.stack(poses)), torch.tensor(fovs, dtype=torch.float64)
 
 
+def _decompose(projection: np.ndarray, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(K with K[2,2] = 1, R, homogeneous centre [4,1])`` of a ``[3,4]`` projection, its sign made positive
+    first (step 1 of the module doc)."""
+    left = projection[:, :3]
+    condition = np.linalg.cond(left)
+    if not condition < 1e12:
+        raise ValueError(
+            f"{key} is not a finite camera: the left 3x3 block of its projection matrix is singular "
+            f"(condition number {condition:.3g})"
+        )
+    intrinsics, rotation, centre = cv2.decomposeProjectionMatrix(np.sign(np.linalg.det(left)) * projection)[:3]
+    return intrinsics / intrinsics[2, 2], rotation, centre
+
+
 def read_dtu_image(path: Path, size: tuple[int, int]) -> torch.Tensor:
-    """An RGB view resized with PIL's LANCZOS to ``size = (height, width)``: ``[3,H,W]`` float32 in [0,1].
+    """A view read by ``images.read_image`` (transparency on white), resized with Pillow's LANCZOS to
+    ``size = (height, width)`` when it differs: ``[3,H,W]`` float32 in [0,1].
 
     Raises:
+        FileNotFoundError, images.ImageReadError: as ``images.read_image``.
         ValueError: the file's aspect ratio differs from the size's (the official loader refuses it too).
     """
-    from PIL import Image
-
-    with Image.open(path) as file:
-        image = file.convert("RGB")
+    image = composite_on_white(read_image(path)[0])
     height, width = size
-    if image.width * height != image.height * width:
-        raise ValueError(f"{path} is {image.width}x{image.height}; its aspect ratio differs from {width}x{height}")
-    if image.size != (width, height):
-        image = image.resize((width, height), resample=Image.LANCZOS)
-    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
+    if image.shape[2] * height != image.shape[1] * width:
+        raise ValueError(f"{path} is {image.shape[2]}x{image.shape[1]}; its aspect ratio differs from {width}x{height}")
+    if image.shape[1:] != (height, width):
+        channels = [
+            np.asarray(Image.fromarray(channel.numpy()).resize((width, height), resample=Image.LANCZOS))
+            for channel in image
+        ]
+        image = torch.from_numpy(np.stack(channels)).clamp(0.0, 1.0)
+    return image.contiguous()
 
 
 def load_dtu_scene(root: str | Path, scene: str, size: tuple[int, int] | None = None) -> EvalScene:

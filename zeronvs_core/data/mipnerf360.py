@@ -33,7 +33,8 @@ import numpy as np
 import torch
 
 from ..cameras import llff_to_opengl, look_at, rotation_angle
-from .co3d import read_square_image
+from ..images import open_image
+from .frames import pinhole_fov_deg, read_square_image
 from .protocol import DatasetProtocol, EvalScene, OfficialMetrics, SceneSettings, select_views
 
 __all__ = [
@@ -93,7 +94,8 @@ def read_poses_bounds(path: str | Path) -> tuple[torch.Tensor, np.ndarray]:
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: not an ``[N,17]`` array of finite numbers.
+        ValueError: not an ``[N,17]`` array of finite numbers, or a row whose height, width or focal length
+            is not positive.
     """
     path = Path(path)
     if not path.is_file():
@@ -102,6 +104,11 @@ def read_poses_bounds(path: str | Path) -> tuple[torch.Tensor, np.ndarray]:
     if array.ndim != 2 or array.shape[1] != 17 or not np.isfinite(array).all():
         raise ValueError(f"{path} must hold an [N, 17] array of finite numbers, got shape {array.shape}")
     poses = array[:, :15].reshape(-1, 3, 5).astype(np.float64)
+    bad = np.nonzero((poses[:, :, 4] <= 0).any(axis=1))[0]
+    if bad.size:
+        raise ValueError(
+            f"{path}: row {bad[0]} has height, width, focal {poses[bad[0], :, 4].tolist()}; all must be positive"
+        )
     return llff_to_opengl(torch.from_numpy(poses)), poses[:, :, 4]
 
 
@@ -192,13 +199,14 @@ def load_mipnerf360_scene(
     input_index = int(order[settings.input_view])
     x, y, z = c2w[input_index, :3, 3].tolist()
     focal = hwf[input_index, 2] / factor
+    fov_deg = pinhole_fov_deg(sides[input_index], focal, f"{settings.name} input view {input_index}")
     view_ids = tuple(range(len(paths)))
     return EvalScene(
         settings=settings,
         images=torch.stack(images),
         c2w=c2w,
         view_ids=view_ids,
-        fov_deg=math.degrees(2.0 * math.atan(0.5 * sides[input_index] / focal)),
+        fov_deg=fov_deg,
         input_index=input_index,
         eval_indices=select_views(view_ids, input_index, MIPNERF360_PROTOCOL.excluded_views),
         elevation_deg=math.degrees(math.atan2(z, math.hypot(x, y))),
@@ -226,7 +234,4 @@ def _image_files(folder: Path, side: int, downscale: int | None) -> tuple[int, l
 
 
 def _short_side(path: Path) -> int:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return min(image.size)
+    return min(open_image(path).size)

@@ -42,7 +42,7 @@ from torch.utils.data import Dataset
 
 from ..cameras import invert_rigid, opencv_to_opengl, validate_c2w
 from ..scene_scale import viewer_scale
-from .co3d import load_square_image, pair_indices, read_square_image, square_depth, square_map
+from .frames import pair_indices, pinhole_fov_deg, read_square_image, square_depth, square_map
 from .pairs import ViewPair
 
 __all__ = [
@@ -83,7 +83,8 @@ def read_camera_file(path) -> list[RE10KFrame]:
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: no URL line, or a line without 19 numbers (the message names file and line).
+        ValueError: no URL line, a line without 19 finite numbers, a focal length that is not positive or a
+            principal point outside the frame (the message names file and line).
     """
     path = Path(path)
     if not path.is_file():
@@ -111,6 +112,8 @@ def read_camera_file(path) -> list[RE10KFrame]:
         fx, fy, cx, cy = values[:4]
         if fx <= 0 or fy <= 0:
             raise ValueError(f"{path}:{number}: focal lengths must be positive, got fx={fx}, fy={fy}")
+        if not (0 < cx < 1 and 0 < cy < 1):
+            raise ValueError(f"{path}:{number}: the principal point must lie inside the frame, got cx={cx}, cy={cy}")
         frames.append(RE10KFrame(timestamp, fx, fy, cx, cy, np.array(values[6:], dtype=np.float64).reshape(3, 4)))
     return frames
 
@@ -125,7 +128,7 @@ def re10k_official_fov_deg(frame: RE10KFrame) -> float:
     """The FOV the official training data used for RealEstate10K/ACID, ``2 atan(cx / fx)`` of the
     normalised intrinsics: the full frame's *horizontal* FOV, although the images are square crops.
     The released model was trained with it, so it is the default of ``RealEstate10KPairs``."""
-    return math.degrees(2 * math.atan(frame.cx / frame.fx))
+    return pinhole_fov_deg(2 * frame.cx, frame.fx, f"RealEstate10K frame {frame.timestamp}")
 
 
 def re10k_fov_deg(frame: RE10KFrame, width: int | None = None, height: int | None = None) -> float:
@@ -134,7 +137,7 @@ def re10k_fov_deg(frame: RE10KFrame, width: int | None = None, height: int | Non
     Without a frame size the frame is taken as landscape, giving ``2 atan(0.5 / fy)``.
     """
     ratio = 1.0 if width is None or height is None else min(width, height) / height
-    return math.degrees(2 * math.atan(0.5 * ratio / frame.fy))
+    return pinhole_fov_deg(ratio, frame.fy, f"RealEstate10K frame {frame.timestamp}")
 
 
 class RealEstate10KPairs(Dataset):
@@ -207,7 +210,7 @@ class RealEstate10KPairs(Dataset):
         cond, target = pair_indices(len(frames), self.seed, sequence_index, pair_index)
         cond_frame, target_frame = frames[cond], frames[target]
         cond_image, (height, width) = read_square_image(self._image_path(sequence, cond_frame.timestamp), self.size)
-        target_image = load_square_image(self._image_path(sequence, target_frame.timestamp), self.size)
+        target_image = read_square_image(self._image_path(sequence, target_frame.timestamp), self.size)[0]
 
         depth_path = self.depth_dir / sequence / f"{cond_frame.timestamp}.npy"
         if not depth_path.is_file():
