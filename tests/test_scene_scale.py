@@ -126,6 +126,80 @@ def test_scale_from_a_map_is_measured_against_the_centre():
     torch.testing.assert_close(viewer_scale_from_map(sky, "disparity"), torch.tensor([0.5], dtype=F64))
 
 
+def _halves() -> torch.Tensor:
+    """Case 6 of issue 24: a 20x20 depth map, 1 on the left half and 4 on the right. The central square
+    (2x2) holds 1, 4, 1, 4: an even count whose middle values are 1 and 4."""
+    depth = torch.ones(1, 20, 20, dtype=F64)
+    depth[..., 10:] = 4.0
+    return depth
+
+
+def _scene(name: str) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """``(depth, disparity, scale)`` of one scene: its depth map, its disparity map (up to a factor, as
+    monocular estimators give it) and the scale both must give, worked by hand."""
+    depth = _halves()
+    if name == "case_6":  # centre value sqrt(1 * 4) = 2: relative depth 0.5 and 2, 15 of 25 grid values 0.5
+        return depth, 1.0 / depth, 0.5
+    if name == "even_centre":  # centre 1, 2, 3, 8: sqrt(2 * 3); the grid (every 4th pixel) is all 5
+        depth = torch.full((1, 20, 20), 5.0, dtype=F64)
+        depth[0, 9:11, 9:11] = torch.tensor([[1.0, 2.0], [3.0, 8.0]], dtype=F64)
+        return depth, 7.0 / depth, 5.0 / 6.0**0.5
+    if name == "odd_centre":  # 30x30: a 3x3 centre, median 5 of 1, 2, ..., 9; the grid is all 6
+        depth = torch.full((1, 30, 30), 6.0, dtype=F64)
+        depth[0, 13:16, 13:16] = torch.arange(1.0, 10.0, dtype=F64).reshape(3, 3)
+        return depth, 0.1 / depth, 1.2
+    if name == "ties":  # a constant centre: relative depth is the map over that constant
+        depth = torch.full((1, 20, 20), 3.0, dtype=F64)
+        depth[:, 12:] = 6.0
+        return depth, 2.0 / depth, 1.0
+    if name == "wide":  # 20x28: cropped to its centre 20x20 (columns 4..23) first, as the photo is
+        depth = torch.full((1, 20, 28), 0.01, dtype=F64)  # outside the crop: ignored
+        depth[:, :, 4:24] = _halves()[0]
+        return depth, 1.0 / depth, 0.5
+    if name == "missing_at_centre":  # depth 0 is missing, disparity 0 is sky: neither is the orbit centre
+        depth[0, 9, 9] = 0.0  # centre 4, 1, 4: median 4; relative depth 0.25 and 1
+        disparity = torch.where(depth > 0, 1.0 / depth, torch.zeros_like(depth))
+        return depth, disparity, 0.25
+    if name == "near_beyond_the_clip":  # 1e-5 of the centre, 40 % of the map: clipped to 1e-3 in both
+        depth[..., :8] = 1e-5
+        return depth, 1.0 / depth, 1e-3
+    if name == "sky":  # far beyond the clip in depth, 0 in disparity: 1e3 in both
+        depth = torch.full((1, 20, 20), 5e4, dtype=F64)
+        depth[:, 9:11] = 1.0  # a strip through the centre, between the rows of the grid (every 4th)
+        disparity = torch.where(depth < 1e4, 1.0 / depth, torch.zeros_like(depth))
+        return depth, disparity, 1e3
+    raise KeyError(name)
+
+
+SCENES = ["case_6", "even_centre", "odd_centre", "ties", "wide", "missing_at_centre", "near_beyond_the_clip", "sky"]
+
+
+@pytest.mark.parametrize("name", SCENES)
+def test_one_scene_gives_one_scale_from_depth_or_disparity(name):
+    depth, disparity, expected = _scene(name)
+    from_depth = viewer_scale_from_map(depth, "depth")
+    torch.testing.assert_close(from_depth, torch.tensor([expected], dtype=F64))
+    torch.testing.assert_close(viewer_scale_from_map(disparity, "disparity"), from_depth)
+    torch.testing.assert_close(viewer_scale_from_map(37.0 * depth, "depth"), from_depth)  # up to a factor
+
+
+def test_scales_of_a_batch_are_those_of_its_maps():
+    maps = [_scene(name) for name in ("case_6", "even_centre", "missing_at_centre", "near_beyond_the_clip")]
+    depth, disparity = torch.cat([m[0] for m in maps]), torch.cat([m[1] for m in maps])
+    expected = torch.tensor([m[2] for m in maps], dtype=F64)
+    torch.testing.assert_close(viewer_scale_from_map(depth, "depth"), expected)
+    torch.testing.assert_close(viewer_scale_from_map(disparity, "disparity"), expected)
+
+
+def test_random_scenes_agree_between_depth_and_disparity():
+    generator = torch.Generator().manual_seed(3)
+    for side in (20, 21, 30, 33):  # central squares of 2, 2, 3, 3 pixels
+        depth = 0.5 + 9.5 * torch.rand(4, side, side, generator=generator, dtype=F64)
+        torch.testing.assert_close(
+            viewer_scale_from_map(1.0 / depth, "disparity"), viewer_scale_from_map(depth, "depth")
+        )
+
+
 @pytest.mark.parametrize(
     ("values", "kind", "message"),
     [

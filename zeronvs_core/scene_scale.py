@@ -6,7 +6,9 @@
 - ``nearplane_quantile``: the scale of ``7dof_stereomag_scale``, the 10th percentile over views of
   each view's 5th-percentile depth.
 - ``viewer_scale_from_map``: s of a photo at SDS time from a relative depth or disparity map (such as a
-  monocular depth estimator gives), measured against the scene point at the photo's centre.
+  monocular depth estimator gives), measured against the scene point at the photo's centre. This one is
+  the project's own (the official code takes s as a user constant at SDS time); its every step commutes
+  with turning depth into disparity, so one scene gives one s whichever map it comes as.
 
 Depth maps are ``[B,H,W]`` distances in scene units, with 0 marking a missing value. At SDS time the
 official code uses no depth at all: s is a user constant (0.7 for photos in the wild).
@@ -38,8 +40,8 @@ VIEWER_QUANTILE = 0.2
 VIEWER_STRIDE = 4
 """The quantile is taken over ``depth[:, ::4, ::4]`` (64 x 64 = 4096 values at 256 px)."""
 CENTRE_FRACTION = 0.1
-"""``viewer_scale_from_map`` measures the orbit centre as the median over the central square whose side
-is this fraction of the map's side (at least one pixel)."""
+"""``viewer_scale_from_map`` measures the orbit centre over the central square whose side is this
+fraction of the map's side (at least one pixel)."""
 
 
 def _check_map(value, name: str, expected_shape=None) -> torch.Tensor:
@@ -180,10 +182,15 @@ def viewer_scale_from_map(values, kind: Literal["depth", "disparity"]) -> torch.
     depth estimators give them), in the SDS world where the input camera is 1 unit from the orbit centre.
 
     The orbit centre is the scene point seen at the centre of the photo, so each map is centre-cropped to
-    a square (as the photo is) and divided by its median over the central square (``CENTRE_FRACTION``),
-    which puts that point at distance 1. Disparity becomes depth as ``1 / clip(d, DISPARITY_RANGE)``
-    after that division (0 = infinitely far, e.g. sky); for depth maps 0 marks a missing value. s is then
-    ``viewer_scale`` of the normalised depth: its 0.2 quantile.
+    a square (as the photo is) and divided by its centre value, which puts that point at distance 1. The
+    centre value is the geometric median of the non-zero values in the central square
+    (``CENTRE_FRACTION``): the middle value of an odd count, the geometric mean ``sqrt(a b)`` of the two
+    middle values ``a <= b`` of an even count. Inverting every value inverts it exactly (the arithmetic
+    mean of the two, or the lower one, would not), so a depth map ``d`` and the disparity map ``1 / d``
+    give one s. Disparity becomes depth as ``1 / clip(d, DISPARITY_RANGE)`` after that division (0 =
+    infinitely far, e.g. sky); depth is clipped to the same range (0 marks a missing value and stays
+    missing). s is then ``viewer_scale`` of the normalised depth: its 0.2 quantile, taken on depth in
+    both cases.
 
     Args:
         values: ``[B,H,W]`` maps, >= 0, of the photos' views.
@@ -200,23 +207,29 @@ def viewer_scale_from_map(values, kind: Literal["depth", "disparity"]) -> torch.
     values = centre_square(_check_map(values, kind))
     if (values < 0).any():
         raise ValueError(f"{kind} must be >= 0")
-    relative = values / _centre_median(values, kind)[:, None, None]
+    relative = values / _centre_value(values, kind)[:, None, None]
+    low, high = DISPARITY_RANGE
     if kind == "disparity":
-        low, high = DISPARITY_RANGE
-        relative = 1.0 / relative.clip(low, high)
-    return viewer_scale(relative)
+        depth = 1.0 / relative.clip(low, high)
+    else:
+        depth = torch.where(relative > 0, relative.clip(low, high), relative)
+    return viewer_scale(depth)
 
 
-def _centre_median(values: torch.Tensor, kind: str) -> torch.Tensor:
-    """``[B]`` median of the non-zero values in the central square of ``[B,S,S]`` maps."""
+def _centre_value(values: torch.Tensor, kind: str) -> torch.Tensor:
+    """``[B]`` geometric median of the non-zero values in the central square of ``[B,S,S]`` maps (see
+    ``viewer_scale_from_map``)."""
     side = values.shape[-1]
     width = max(1, round(side * CENTRE_FRACTION))
     low = (side - width) // 2
     centre = values[:, low : low + width, low : low + width].reshape(values.shape[0], -1)
-    empty = ~(centre > 0).any(dim=1)
-    if empty.any():
+    count = (centre > 0).sum(dim=1)
+    if (count == 0).any():
         raise ValueError(
-            f"{kind} is 0 everywhere at the centre of map(s) {empty.nonzero()[:, 0].tolist()}; "
+            f"{kind} is 0 everywhere at the centre of map(s) {(count == 0).nonzero()[:, 0].tolist()}; "
             "the orbit centre (the point seen at the centre of the photo) needs a value"
         )
-    return torch.nanmedian(torch.where(centre > 0, centre, torch.full_like(centre, float("nan"))), dim=1).values
+    ordered = torch.where(centre > 0, centre, torch.full_like(centre, float("inf"))).sort(dim=1).values
+    lower = ordered.gather(1, ((count - 1) // 2)[:, None])[:, 0]
+    upper = ordered.gather(1, (count // 2)[:, None])[:, 0]
+    return torch.where(count % 2 == 1, lower, lower.sqrt() * upper.sqrt())
