@@ -209,7 +209,7 @@ def write_kinds(folder: Path) -> dict[str, tuple[Path, tuple, float]]:
 BAD_KINDS = {
     "folder": "is a folder, not an image file",
     "empty.png": r"is empty \(0 bytes\)",
-    "text.png": "is not an image file that Pillow can read",
+    "text.png": "is not a readable image",
     "truncated.png": "is truncated or corrupt",
     "truncated.jpg": "is truncated or corrupt",
     "lab.tif": "Pillow mode LAB is not supported",

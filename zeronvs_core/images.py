@@ -97,7 +97,7 @@ def open_image(path) -> Image.Image:
             file.load()
             return ImageOps.exif_transpose(file)
     except UnidentifiedImageError:
-        problem = "is not an image file that Pillow can read (PNG, JPEG, TIFF, WebP, BMP, ...)"
+        problem = "is not a readable image (in no format Pillow knows: PNG, JPEG, TIFF, WebP, BMP, ...)"
     except Image.DecompressionBombError as error:
         problem = f"is too large to decode safely ({_one_line(error)})"
     except Exception as error:  # Pillow's decoders raise OSError, SyntaxError, ValueError, EOFError, ...
