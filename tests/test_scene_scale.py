@@ -183,6 +183,13 @@ def test_one_scene_gives_one_scale_from_depth_or_disparity(name):
     torch.testing.assert_close(viewer_scale_from_map(37.0 * depth, "depth"), from_depth)  # up to a factor
 
 
+def test_a_tied_centre_is_its_value_exactly():
+    depth = torch.full((1, 40, 40), 2.0)  # float32, a 4x4 centre of equal values: no sqrt(a) sqrt(a) rounding
+    depth[:, :16] = 1.0
+    assert viewer_scale_from_map(depth, "depth").item() == 0.5
+    assert viewer_scale_from_map(1.0 / depth, "disparity").item() == 0.5
+
+
 def test_scales_of_a_batch_are_those_of_its_maps():
     maps = [_scene(name) for name in ("case_6", "even_centre", "missing_at_centre", "near_beyond_the_clip")]
     depth, disparity = torch.cat([m[0] for m in maps]), torch.cat([m[1] for m in maps])

@@ -232,4 +232,4 @@ def _centre_value(values: torch.Tensor, kind: str) -> torch.Tensor:
     ordered = torch.where(centre > 0, centre, torch.full_like(centre, float("inf"))).sort(dim=1).values
     lower = ordered.gather(1, ((count - 1) // 2)[:, None])[:, 0]
     upper = ordered.gather(1, (count // 2)[:, None])[:, 0]
-    return torch.where(count % 2 == 1, lower, lower.sqrt() * upper.sqrt())
+    return torch.where(lower == upper, lower, lower.sqrt() * upper.sqrt())  # exact for an odd count and for ties
