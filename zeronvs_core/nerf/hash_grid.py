@@ -142,7 +142,9 @@ class HashGrid(nn.Module):
 
     Input ``[N, 3]`` floating point, nominally in ``[0, 1]`` (cast to float32 like tcnn); output
     ``[N, output_dim]`` in the table's dtype, level-major (the ``n_features_per_level`` features of level 0
-    first). Differentiable to any order with respect to the input and the table.
+    first). Differentiable with respect to the input and the table: to any order with the plain-PyTorch backend, to
+    second order (analytic normals and their losses) with the Triton kernels, which ``forward`` picks on CUDA
+    (see the module docstring; ``ZERONVS_HASH_GRID`` forces a backend).
     """
 
     def __init__(
