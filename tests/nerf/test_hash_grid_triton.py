@@ -128,6 +128,23 @@ def test_kernels_compile_for_cuda(which):
     assert outcome and all(value == "ok" for value in outcome.values()), outcome
 
 
+@needs_triton
+@pytest.mark.skipif(os.environ.get("TRITON_INTERPRET") == "1", reason="this process runs Triton's interpreter")
+def test_bad_inputs_to_the_kernels_raise_clear_errors():
+    from zeronvs_core.nerf import hash_grid_triton  # compiled mode: this process has no TRITON_INTERPRET
+
+    grid = HashGrid(n_levels=2, log2_hashmap_size=8)
+    layout = hash_grid_triton.grid_layout(grid)
+    with pytest.raises(ValueError, match=r"x must have shape \[N, 3\], got \(4, 2\)"):
+        hash_grid_triton.encode(torch.rand(4, 2), grid.params, layout)
+    with pytest.raises(ValueError, match=r"x must be float32 \(or float64 with a float64 table\)"):
+        hash_grid_triton.encode(torch.rand(4, 3, dtype=torch.float64), grid.params, layout)
+    with pytest.raises(ValueError, match="F in 1, 2, 4, 8"):
+        hash_grid_triton.encode(torch.rand(4, 3), torch.zeros(10, 3), layout)
+    with pytest.raises(RuntimeError, match="TRITON_INTERPRET=1"):
+        hash_grid_triton.encode(torch.rand(4, 3), grid.params, layout)
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The choice of backend (no triton needed: a stand-in records what it is given)
 

@@ -434,9 +434,13 @@ def encode(x: torch.Tensor, table: torch.Tensor, layout: GridLayout) -> torch.Te
         derivative raises.
 
     Raises:
-        ValueError: on a device or dtype mismatch.
+        ValueError: on a shape, device or dtype mismatch.
         RuntimeError: on CPU tensors outside Triton's interpreter.
     """
+    if x.ndim != 2 or x.shape[1] != 3:
+        raise ValueError(f"x must have shape [N, 3], got {tuple(x.shape)}")
+    if table.ndim != 2 or table.shape[1] not in (1, 2, 4, 8):
+        raise ValueError(f"the table must have shape [rows, F] with F in 1, 2, 4, 8, got {tuple(table.shape)}")
     if table.device != x.device or layout.rows.device != x.device:
         raise ValueError(
             f"x ({x.device}), the table ({table.device}) and the grid layout ({layout.rows.device}) must share a device"
