@@ -23,18 +23,32 @@ Conventions, per level ``l`` (0-based) of ``n_levels``; all float arithmetic is 
   ``prod(frac if bit else 1 - frac)``. Vertex coordinates are not clamped: like tcnn they are taken as uint32
   (negative ones wrap around) and the modulo by the row count keeps every index in the table, so points
   outside ``[0, 1]^3`` are encoded too (they alias onto other vertices).
+
+Backends: this module's plain-PyTorch graph (the CPU path, the fallback where Triton is missing, and the oracle
+of the tests), or the fused Triton kernels of ``hash_grid_triton`` (tiny-cuda-nn's way: the forward saves only the
+points, the backward scatters into the table with atomics, and the backward-of-backward of analytic normals is
+its own kernel), which compute the same table rows and the same values to float32 rounding. ``HashGrid.forward``
+chooses Triton when the input is on CUDA and ``triton`` imports; the environment variable ``ZERONVS_HASH_GRID``
+(``torch`` or ``triton``, read at every call) forces one. Forced ``triton`` on CPU tensors runs the kernels in
+Triton's interpreter, which needs ``TRITON_INTERPRET=1`` set before ``triton`` is imported.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import operator
+import os
+from types import ModuleType
 
 import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["HashGrid", "tcnn_grid_scale"]
+__all__ = ["BACKEND_ENV", "HashGrid", "tcnn_grid_scale"]
+
+BACKEND_ENV = "ZERONVS_HASH_GRID"
+"""Environment variable that forces the backend of every ``HashGrid``: ``torch`` or ``triton`` (unset: automatic)."""
 
 _UINT32_MASK = 0xFFFFFFFF
 # tiny-cuda-nn's ``coherent_prime_hash`` factors for the first three dimensions.
@@ -74,6 +88,30 @@ def _positive_int(name: str, value: object, low: int, high: int) -> int:
     return value
 
 
+@functools.cache
+def _triton_backend() -> ModuleType | None:
+    """``hash_grid_triton``, or ``None`` where Triton does not import (Windows, macOS, CPU-only installs)."""
+    try:
+        from . import hash_grid_triton
+    except ImportError:
+        return None
+    return hash_grid_triton
+
+
+def _uses_triton(x: torch.Tensor) -> bool:
+    """Whether ``x`` is encoded by the Triton kernels: ``BACKEND_ENV`` if set, else when ``x`` is on CUDA."""
+    choice = os.environ.get(BACKEND_ENV, "").strip().lower()
+    if choice not in ("", "torch", "triton"):
+        raise ValueError(f"{BACKEND_ENV} must be 'torch', 'triton' or unset, got {os.environ[BACKEND_ENV]!r}")
+    if choice == "torch":
+        return False
+    if choice == "triton":
+        if _triton_backend() is None:
+            raise RuntimeError(f"{BACKEND_ENV}=triton, but triton does not import here (pip install triton; Linux)")
+        return True
+    return x.is_cuda and _triton_backend() is not None
+
+
 def _mul_mod_2_32(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """``(a * b) mod 2**32`` for int64 tensors with values in ``[0, 2**32)``, without int64 overflow."""
     low = (a & 0xFFFF) * b
@@ -104,7 +142,9 @@ class HashGrid(nn.Module):
 
     Input ``[N, 3]`` floating point, nominally in ``[0, 1]`` (cast to float32 like tcnn); output
     ``[N, output_dim]`` in the table's dtype, level-major (the ``n_features_per_level`` features of level 0
-    first). Differentiable to any order with respect to the input and the table.
+    first). Differentiable with respect to the input and the table: to any order with the plain-PyTorch backend, to
+    second order (analytic normals and their losses) with the Triton kernels, which ``forward`` picks on CUDA
+    (see the module docstring; ``ZERONVS_HASH_GRID`` forces a backend).
     """
 
     def __init__(
@@ -208,12 +248,20 @@ class HashGrid(nn.Module):
         Returns:
             ``[N, n_levels * n_features_per_level]``: level ``l``'s features in columns
             ``l * n_features_per_level`` onwards.
+
+        Raises:
+            ValueError: ``x`` is not a floating ``[N, 3]`` tensor, or ``ZERONVS_HASH_GRID`` has another value.
+            RuntimeError: ``ZERONVS_HASH_GRID=triton`` where triton does not import, or on CPU tensors outside
+                Triton's interpreter.
         """
         if not isinstance(x, torch.Tensor) or x.ndim != 2 or x.shape[1] != 3:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"x must be a tensor of shape [N, 3], got {shape}")
         if not x.is_floating_point():
             raise ValueError(f"x must be floating point, got {x.dtype}")
+        if _uses_triton(x):
+            backend = _triton_backend()
+            return backend.encode(x.float(), self.params, backend.grid_layout(self))
         n_points = x.shape[0]
         n_levels, n_features = self.n_levels, self.n_features_per_level
 
