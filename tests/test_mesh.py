@@ -18,21 +18,23 @@ from zeronvs_core.mesh import (
     export_point_cloud,
     extract_isosurface,
     frames_to_points,
+    half_opaque_density,
     write_mesh,
 )
 from zeronvs_core.nerf.field import FieldConfig, GridConfig
 from zeronvs_core.nerf.scene import Scene
-from zeronvs_core.render import OrbitFrames, render_path
+from zeronvs_core.render import OrbitFrames, RenderSettings, render_path
 
 SMALL = FieldConfig(grid=GridConfig(4, 2, 12, 4, 2.0), proposal_grid=GridConfig(2, 2, 10, 4, 2.0))
 RED, BLUE = (0.9, 0.1, 0.2), (0.1, 0.3, 0.8)
+THRESHOLD = math.log(2) / ((1 / 0.5 - 1 / 1000) / 64)  # the official render's half-opaque density, 22.2
 
 
 class SphereField(nn.Module):
     """Density ``2 t sigmoid((radius - |p - centre|) / width)``: exactly ``t`` on the sphere; red where
     ``x > 0``, blue elsewhere (view-independent, as the real field's albedo)."""
 
-    def __init__(self, radius, threshold=25.0, width=0.02, centre=(0.0, 0.0, 0.0)):
+    def __init__(self, radius, threshold=THRESHOLD, width=0.02, centre=(0.0, 0.0, 0.0)):
         super().__init__()
         self.radius, self.width = radius, width
         self.peak = nn.Parameter(torch.tensor(2.0 * threshold))  # a weight, so the scene has a device
@@ -49,9 +51,9 @@ def sphere_colors(points):
     return torch.where(points[:, :1] > 0, torch.tensor(RED), torch.tensor(BLUE))
 
 
-def sphere_scene(radius):
+def sphere_scene(radius, threshold=THRESHOLD):
     scene = Scene(SMALL)
-    scene.field = SphereField(radius)
+    scene.field = SphereField(radius, threshold)
     return scene
 
 
@@ -66,9 +68,12 @@ def test_sphere_from_an_analytic_density_has_its_radius_colours_and_outward_face
     resolution, half_size, radius = 48, 0.5, 0.3
     cell = 2 * half_size / (resolution - 1)
     field = SphereField(radius)
-    surface, density_range = extract_isosurface(field.density, sphere_colors, resolution, 25.0, half_size=half_size)
+    surface, density_range = extract_isosurface(
+        field.density, sphere_colors, resolution, THRESHOLD, half_size=half_size
+    )
     check_sphere(surface.vertices, radius, cell)
-    assert density_range[0] == pytest.approx(0.0, abs=1e-3) and density_range[1] == pytest.approx(50.0, abs=1e-3)
+    assert density_range[0] == pytest.approx(0.0, abs=1e-3)
+    assert density_range[1] == pytest.approx(2 * THRESHOLD, abs=1e-3)
     x = surface.vertices[:, 0]
     np.testing.assert_allclose(surface.colors[x > 0], np.broadcast_to(RED, (int((x > 0).sum()), 3)), atol=1e-6)
     np.testing.assert_allclose(surface.colors[x <= 0], np.broadcast_to(BLUE, (int((x <= 0).sum()), 3)), atol=1e-6)
@@ -93,7 +98,7 @@ def test_export_mesh_of_a_scene_writes_its_sphere_and_reports_progress(tmp_path)
     loaded = trimesh.load(stats.path, process=False)
     check_sphere(loaded.vertices, radius, 2 * 0.5 / (resolution - 1))
     assert (stats.vertices, stats.faces) == (len(loaded.vertices), len(loaded.faces))
-    assert stats.region == "foreground" and stats.threshold == 25.0 and stats.resolution == resolution
+    assert stats.region == "foreground" and stats.threshold == THRESHOLD and stats.resolution == resolution
     assert stats.bounds[1][2] == pytest.approx(radius, abs=0.02)
     red = loaded.vertices[:, 0] > 0
     assert np.abs(loaded.visual.vertex_colors[red, :3] - np.array(RED) * 255).max() <= 0.5
@@ -107,12 +112,24 @@ def test_scene_region_maps_the_contracted_grid_back_to_world_units():
     resolution, radius, contraction = 64, 3.0, 2.0
     field = SphereField(radius, width=0.05)
     surface, _ = extract_isosurface(
-        field.density, sphere_colors, resolution, 25.0, region="scene", contraction_radius=contraction
+        field.density, sphere_colors, resolution, THRESHOLD, region="scene", contraction_radius=contraction
     )
     # One grid cell (4 / (resolution - 1) contracted units) at |y| in world units: d|x|/d|y| = R / (2 - |y|)^2.
     y = 2 - contraction / radius
     world_cell = 4 / (resolution - 1) * contraction / (2 - y) ** 2
     check_sphere(surface.vertices, radius, world_cell)
+
+
+def test_the_default_threshold_is_the_density_half_opaque_over_one_render_step(tmp_path):
+    assert half_opaque_density() == pytest.approx(22.19, abs=0.01)
+    smoke = RenderSettings(samples=16)  # the cpu_smoke render: 4 times the step, a quarter of the density
+    assert half_opaque_density(smoke) == pytest.approx(22.19 / 4, abs=0.01)
+    step = (1 / smoke.near - 1 / smoke.far) / smoke.samples
+    assert 1 - math.exp(-half_opaque_density(smoke) * step) == pytest.approx(0.5)
+    # export_mesh takes it from the scene's render settings: a sphere whose density is 5.5 at r = 0.3
+    stats = export_mesh(sphere_scene(0.3, half_opaque_density(smoke)), tmp_path / "m.ply", 24, settings=smoke)
+    assert stats.threshold == half_opaque_density(smoke)
+    check_sphere(trimesh.load(stats.path).vertices, 0.3, 1 / 23)
 
 
 def tetrahedron():

@@ -21,12 +21,13 @@ the *contracted* coordinates (the hash grid's own, ``contract_to_unisphere``) an
 back to world units with ``expand_from_unisphere``, so far geometry gets proportionally larger cells;
 grid points at infinity (contracted norm >= 2) have density 0.
 
-Threshold. The default 25 (density per world unit) is threestudio's isosurface threshold of its
-``implicit-volume`` field (the field ZeroNVS distils; threestudio's README: "25 by default"). It is
-also where a sample of the render's step length is half opaque: ``1 - exp(-25 * 0.028) = 0.5``, and
-64 samples spaced uniformly in inverse depth from 0.5 to 1000 (the official render) are
-``(1/0.5 - 1/1000) / 64 = 0.031`` apart at the look-at point's distance 1. Fainter clouds are left out;
-lower it if a thin surface comes out with holes, raise it if the mesh is swollen by haze.
+Threshold. By default the density at which one sample of the scene's own render is half opaque at the
+look-at point (``half_opaque_density``): ``ln 2 / step``, with ``step = (1/near - 1/far) / samples`` the
+spacing of samples uniform in inverse depth (``nerf/ray_sampling.py``) at distance 1. A surface that
+stops half of a ray within one step is one the renders show as solid; fainter haze is left out. For the
+official render (near 0.5, far 1000, 64 samples) that is 22.2 per world unit, close to threestudio's 25 for
+the same ``implicit-volume`` field (its README: "25 by default"); for ``cpu_smoke`` scenes (16 samples) it
+is 5.5. Lower it if a thin surface comes out with holes, raise it if the mesh is swollen by haze.
 
 Units and axes. The project's world is z-up, in the scene's world units (the input camera at distance 1 from
 the origin). Each format is written in the orientation its common readers expect:
@@ -58,12 +59,11 @@ import torch
 from .cameras import camera_rays, validate_c2w, validate_fov_deg
 from .nerf.field import expand_from_unisphere
 from .nerf.scene import Scene
-from .render import OrbitFrames
+from .render import OrbitFrames, RenderSettings
 
 __all__ = [
     "DEFAULT_HALF_SIZE",
     "DEFAULT_RESOLUTION",
-    "DEFAULT_THRESHOLD",
     "REGIONS",
     "Isosurface",
     "MeshStats",
@@ -72,11 +72,10 @@ __all__ = [
     "export_point_cloud",
     "extract_isosurface",
     "frames_to_points",
+    "half_opaque_density",
     "write_mesh",
 ]
 
-DEFAULT_THRESHOLD = 25.0
-"""Density (per world unit) of the exported surface (see the module docstring)."""
 DEFAULT_HALF_SIZE = 0.5
 """Half-side of the default foreground cube, world units (see the module docstring)."""
 DEFAULT_RESOLUTION = 256
@@ -135,9 +134,10 @@ def export_mesh(
     scene: Scene,
     path: str | Path,
     resolution: int = DEFAULT_RESOLUTION,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     region: str = "foreground",
     half_size: float = DEFAULT_HALF_SIZE,
+    settings: RenderSettings | None = None,
     chunk_points: int = 1 << 16,
     callback=None,
 ) -> MeshStats:
@@ -147,9 +147,11 @@ def export_mesh(
         scene: a distilled scene (``render.load_scene``); evaluated on its own device.
         path: ``.glb``, ``.ply`` or ``.obj`` (axes per format: see the module docstring).
         resolution: grid points per axis (>= 2); time and memory grow as its cube.
-        threshold: density (per world unit) of the surface, > 0.
+        threshold: density (per world unit) of the surface, > 0; None: ``half_opaque_density(settings)``.
         region: ``"foreground"`` (the cube of ``half_size`` around the origin) or ``"scene"`` (all of it).
         half_size: half-side of the foreground cube, world units, > 0.
+        settings: the scene's render settings (``load_scene`` returns them), for the default threshold;
+            None: the official ones.
         chunk_points: field evaluations per batch (memory: about 4 kB each on the CPU path).
         callback: ``callback(step, total, preview=None)`` after each chunk and at the end; may raise to stop
             (nothing is written then).
@@ -159,6 +161,7 @@ def export_mesh(
             (the threshold above every density, or below every one). No file is written then.
     """
     path = _mesh_path(path)
+    threshold = half_opaque_density(settings) if threshold is None else threshold
     surface, density_range = extract_isosurface(
         scene.field.density,
         lambda points: scene.field(points)[1],
@@ -188,8 +191,8 @@ def export_mesh(
 def extract_isosurface(
     density_fn: DensityFn,
     color_fn: ColorFn,
-    resolution: int = DEFAULT_RESOLUTION,
-    threshold: float = DEFAULT_THRESHOLD,
+    resolution: int,
+    threshold: float,
     region: str = "foreground",
     half_size: float = DEFAULT_HALF_SIZE,
     contraction_radius: float = 2.0,
@@ -249,6 +252,19 @@ def extract_isosurface(
         colors=colors.clamp(0, 1).cpu().numpy(),
     )
     return surface, density_range
+
+
+def half_opaque_density(settings: RenderSettings | None = None) -> float:
+    """The density (per world unit) at which one render sample at distance 1 is half opaque.
+
+    ``ln 2 / step`` with ``step = (1/near - 1/far) / samples``: the spacing at distance 1 of ``samples``
+    distances uniform in inverse depth between ``near`` and ``far`` (``ray_sampling.s_to_t``), and
+    ``1 - exp(-density * step) = 1/2`` (``nerf/rendering.py``). ``settings`` None: the official render
+    (22.2 per world unit).
+    """
+    settings = settings if settings is not None else RenderSettings()
+    step = (1.0 / settings.near - 1.0 / settings.far) / settings.samples
+    return math.log(2.0) / step
 
 
 def write_mesh(surface: Isosurface, path: str | Path) -> Path:
