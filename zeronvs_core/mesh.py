@@ -15,8 +15,8 @@ camera's look-at point (the input camera sits at distance 1 from it, ``cameras.p
 ``half_size = 0.5`` is a quarter of the field's contraction radius (2): well inside the region where the
 field is not contracted (so the grid's cells are uniform in world units), it is the radius at which the
 official density blob, the object prior, crosses zero (``density_blob_std``), and its inscribed ball is at
-least the near plane (0.5) away from every camera of the unit orbit, so every part of it is rendered from
-every orbit view. ``"scene"``: the whole contracted scene, background included: the grid is uniform in
+least the near plane (0.5) away from every camera of the unit orbit, so no orbit view clips it.
+``"scene"``: the whole contracted scene, background included: the grid is uniform in
 the *contracted* coordinates (the hash grid's own, ``contract_to_unisphere``) and the vertices are mapped
 back to world units with ``expand_from_unisphere``, so far geometry gets proportionally larger cells;
 grid points at infinity (contracted norm >= 2) have density 0.
