@@ -12,6 +12,7 @@ from zeronvs_core.nerf.field import (
     ProposalNetwork,
     RadianceField,
     contract_to_unisphere,
+    expand_from_unisphere,
     trunc_exp,
 )
 
@@ -34,6 +35,16 @@ def test_contraction_keeps_the_box_and_squeezes_the_rest():
     assert torch.equal(u[:, 1:], torch.full((5, 2), 0.5))
     far = contract_to_unisphere(torch.randn(100, 3) * 1e4, 2.0)
     assert far.min() >= 0 and far.max() <= 1
+
+
+def test_expansion_inverts_the_contraction():
+    unit = torch.tensor([[0.5, 0.5, 0.5], [0.625, 0.5, 0.5], [0.875, 0.5, 0.5], [0.5, 0.5, 0.9375], [1.0, 0.5, 0.5]])
+    world = expand_from_unisphere(unit, radius=2.0)
+    # |y| = 4 u - 2: 0, 0.5 and 1.5 (outside the unit ball: x = 2 / (2 - 1.5) = 4), 1.75 (x = 8), 2 (infinity)
+    torch.testing.assert_close(world[:4], torch.tensor([[0.0, 0, 0], [1, 0, 0], [4, 0, 0], [0, 0, 8]]))
+    assert world[4, 0] == math.inf
+    points = torch.randn(1000, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 5
+    torch.testing.assert_close(expand_from_unisphere(contract_to_unisphere(points, 2.0), 2.0), points)
 
 
 def test_density_is_the_official_blob_when_the_mlp_says_nothing():

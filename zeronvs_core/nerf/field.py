@@ -25,6 +25,7 @@ __all__ = [
     "ProposalNetwork",
     "RadianceField",
     "contract_to_unisphere",
+    "expand_from_unisphere",
     "trunc_exp",
 ]
 
@@ -88,6 +89,18 @@ def contract_to_unisphere(points: torch.Tensor, radius: float) -> torch.Tensor:
     norm = x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
     x = torch.where(norm > 1.0, (2.0 - 1.0 / norm) * (x / norm), x)
     return x / 4.0 + 0.5
+
+
+def expand_from_unisphere(unit: torch.Tensor, radius: float) -> torch.Tensor:
+    """Inverse of ``contract_to_unisphere``: points ``[N,3]`` in ``[0,1]^3`` to world points.
+
+    With ``y = 4 unit - 2``: ``radius * y`` inside the unit ball, ``radius * (y/|y|) / (2 - |y|)`` outside it
+    (``|x| = 1 / (2 - |y|)`` inverts ``|y| = 2 - 1/|x|``); points with ``|y| >= 2`` are infinitely far and
+    come back as ``inf`` (or NaN on an axis where ``y`` is 0)."""
+    y = unit * 4.0 - 2.0
+    norm = y.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    outside = (y / norm) / (2.0 - norm).clamp_min(0.0)
+    return radius * torch.where(norm > 1.0, outside, y)
 
 
 def _mlp(n_in: int, n_out: int, width: int, hidden_layers: int) -> nn.Sequential:
