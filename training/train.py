@@ -10,7 +10,8 @@ UNet (0.9999), the epsilon loss. The UNet and ``cc_projection`` train; the VAE a
 Every ``checkpoint_every`` steps ``<output>/checkpoints/step_<N>/`` gets ``model.safetensors`` (the
 project's format with the EMA UNet: ``load_zeronvs`` reads it) and ``training_state.pt`` (live weights,
 optimiser, EMA, step, random state); ``--resume`` continues from the newest one. ``<output>/log.jsonl``
-holds the loss per step and the validation PSNR of DDIM novel views on held-out pairs (a resume drops
+holds the loss per step and, on held-out pairs, the validation PSNR of DDIM novel views and two camera
+probes (the loss with a shuffled and with a mirrored camera, ``camera_probes.py``; a resume drops
 the records of steps done after the checkpoint it starts from). ``lr_decay_steps`` adds a half-cosine
 decay of the LR to 0 over the last steps, which the official recipe does not have.
 """
@@ -36,7 +37,10 @@ from zeronvs_core.model import ZeroNVSModel, load_zeronvs, save_zeronvs
 from zeronvs_core.model.config import config_from_ldm, read_ldm_config
 from zeronvs_core.sampling import sample_latents
 from zeronvs_training.autoencoder import load_autoencoder
+from zeronvs_training.camera_probes import camera_losses, relative_gain
 from zeronvs_training.objective import EMA, batch_conditioning, cosine_decay_factor, diffusion_loss, warmup_factor
+
+PROBE_TIMESTEPS = (200, 500, 800)
 
 __all__ = ["TrainConfig", "build_model", "load_config", "main", "train"]
 
@@ -169,9 +173,23 @@ def _sample_batch(datasets, weights, batch_size: int, generator: torch.Generator
     return collate_pairs(pairs)
 
 
-def _validation_psnr(model: ZeroNVSModel, pairs: list, steps: int) -> float:
-    """Mean PSNR of DDIM novel views (guidance 3, eta 1, fixed seed) against the pairs' target images."""
+def _validation(model: ZeroNVSModel, pairs: list, steps: int) -> dict[str, float]:
+    """The validation record of held-out ``pairs``: ``val_psnr``, the mean PSNR of DDIM novel views
+    (guidance 3, eta 1, fixed seed) against the targets, and two camera probes
+    (``camera_probes.camera_losses`` at t = 200, 500, 800): ``val_camera_use``, the relative rise of the
+    epsilon loss with a shuffled camera, and ``val_direction_use``, with the mirrored camera (the same
+    |angle|, the other direction)."""
     batch = collate_pairs(pairs)
+    losses = camera_losses(model, batch, PROBE_TIMESTEPS)
+    return {
+        "val_psnr": _validation_psnr(model, batch, steps),
+        "val_camera_use": relative_gain(losses, "shuffled"),
+        "val_direction_use": relative_gain(losses, "mirrored"),
+    }
+
+
+def _validation_psnr(model: ZeroNVSModel, batch: dict[str, torch.Tensor], steps: int) -> float:
+    """Mean PSNR of DDIM novel views (guidance 3, eta 1, fixed seed) against the batch's target images."""
     clip, concat, camera = batch_conditioning(model, batch)
     with torch.no_grad():
         context = model.context(clip, camera)
@@ -240,9 +258,7 @@ def train(config: TrainConfig, output: str | Path, resume: bool = False, log=pri
             "seconds": time.perf_counter() - start,
         }
         if validation and (step % config.validate_every == 0 or step == config.max_steps):
-            record["val_psnr"] = _with_ema(
-                model, ema, lambda: _validation_psnr(model, validation, config.validation_ddim_steps)
-            )
+            record.update(_with_ema(model, ema, lambda: _validation(model, validation, config.validation_ddim_steps)))
         if accelerator.is_main_process:
             _append_log(output, record)
             if step % config.log_every == 0 or "val_psnr" in record:
