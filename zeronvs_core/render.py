@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from .cameras import orbit_path, validate_c2w, validate_fov_deg
-from .model.files import CheckpointError
 from .nerf.field import FieldConfig, GridConfig
 from .nerf.scene import Scene
+from .tensor_files import CheckpointError, WeightFile, save_tensors
 
 __all__ = [
     "OrbitFrames",
@@ -177,26 +177,17 @@ def depth_to_image(depth: torch.Tensor) -> torch.Tensor:
 
 def save_scene(scene: Scene, path: str | Path, settings: RenderSettings | None = None) -> Path:
     """Write ``scene`` (weights, field config, render settings) to a ``.safetensors`` file."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    if path.suffix != ".safetensors":
-        raise ValueError(f"path must end in .safetensors, got {path}")
     settings = settings if settings is not None else RenderSettings()
     metadata = {
         "format": _SCENE_FORMAT,
         "field_config": json.dumps(dataclasses.asdict(scene.config)),
         "render_settings": json.dumps(dataclasses.asdict(settings)),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in scene.state_dict().items()}, str(path), metadata)
-    return path
+    return save_tensors(scene.state_dict(), path, metadata)
 
 
 def load_scene(path: str | Path, device="cpu") -> tuple[Scene, RenderSettings]:
     """Read a file written by ``save_scene``: ``(scene, render settings)``."""
-    from .model.files import WeightFile
-
     weights = WeightFile(path)
     if weights.metadata.get("format") != _SCENE_FORMAT:
         raise CheckpointError(f"{weights.path} is not a ZeroNVS scene file (written by save_scene)")

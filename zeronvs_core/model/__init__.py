@@ -1,8 +1,8 @@
 """The ZeroNVS diffusion model: ``ZeroNVSModel``, its config, and checkpoint loading and saving."""
 
+from ..tensor_files import CheckpointError
 from .config import ZeroNVSConfig
 from .demo import DEMO_MODEL_NAME, demo_model_path, resolve_model_path
-from .files import CheckpointError
 from .loading import load_zeronvs, save_zeronvs
 from .zeronvs import ZeroNVSModel
 

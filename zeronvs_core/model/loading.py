@@ -15,8 +15,8 @@ from pathlib import Path
 
 import torch
 
+from ..tensor_files import CheckpointError, WeightFile, save_tensors
 from .config import ZeroNVSConfig, config_from_ldm, read_ldm_config
-from .files import CheckpointError, WeightFile
 from .official import check_official_layout, convert_official_weights, format_keys
 from .zeronvs import ZeroNVSModel
 
@@ -77,18 +77,11 @@ def save_zeronvs(model: ZeroNVSModel, path, dtype: torch.dtype = torch.float16) 
         path: destination, must end in ``.safetensors``.
         dtype: float16 (half the size; what inference on CUDA uses) or float32 (exact).
     """
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    if path.suffix != ".safetensors":
-        raise ValueError(f"path must end in .safetensors, got {path}")
     if dtype not in (torch.float16, torch.float32):
         raise ValueError(f"dtype must be torch.float16 or torch.float32, got {dtype}")
-    state = {key: value.detach().to("cpu", dtype).contiguous() for key, value in model.state_dict().items()}
+    state = {key: value.detach().to("cpu", dtype) for key, value in model.state_dict().items()}
     metadata = {"format": FORMAT_NAME, "format_version": _FORMAT_VERSION, "config": model.config.to_json()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(state, str(path), metadata=metadata)
-    return path
+    return save_tensors(state, path, metadata)
 
 
 def build_empty_model(config: ZeroNVSConfig) -> ZeroNVSModel:
