@@ -23,7 +23,8 @@ import argparse
 import torch
 import torch.nn.functional as F
 
-from zeronvs_core.data.pairs import SyntheticPairs, collate_pairs
+from zeronvs_core.data.pairs import collate_pairs
+from zeronvs_core.data.synthetic_pairs import SyntheticPairs
 from zeronvs_core.model import load_zeronvs
 from zeronvs_training.objective import alphas_cumprod, batch_conditioning
 

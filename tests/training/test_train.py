@@ -7,7 +7,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from zeronvs_core.data.pairs import SyntheticPairs, collate_pairs
+from zeronvs_core.data.pairs import collate_pairs
+from zeronvs_core.data.synthetic_pairs import SyntheticPairs
 from zeronvs_core.model import load_zeronvs
 from zeronvs_core.sampling import ddim_scheduler
 from zeronvs_training.objective import (
