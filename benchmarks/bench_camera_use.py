@@ -26,7 +26,8 @@ import torch.nn.functional as F
 from zeronvs_core.data.pairs import collate_pairs
 from zeronvs_core.data.synthetic_pairs import SyntheticPairs
 from zeronvs_core.model import load_zeronvs
-from zeronvs_training.objective import alphas_cumprod, batch_conditioning
+from zeronvs_core.noise_schedule import add_noise, alphas_cumprod
+from zeronvs_training.objective import batch_conditioning
 
 TIMESTEPS = (50, 200, 400, 600, 800, 950)
 
@@ -42,7 +43,7 @@ def camera_losses(model, batch: dict[str, torch.Tensor], timesteps, seed: int = 
     losses = {}
     for t in timesteps:
         noise = torch.randn(latents.shape, generator=generator).to(model.device)
-        noisy = alphas[t].sqrt() * latents + (1.0 - alphas[t]).sqrt() * noise
+        noisy = add_noise(latents, noise, alphas[t])
         steps = torch.full((len(latents),), t, device=model.device)
         rows = {"true": (camera, concat), "identity": (identity, concat), "shuffled": (camera.roll(1, 0), concat)}
         rows["no input view"] = (camera, torch.zeros_like(concat))
