@@ -215,9 +215,9 @@ class _LazyModel:
 
     def get(self):
         if isinstance(self.model, str | Path):
-            from .model import load_zeronvs, resolve_model_path
+            from .model import inference_dtype, load_zeronvs, resolve_model_path
 
-            dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+            dtype = inference_dtype(self.device)
             path = resolve_model_path(self.model)
             self.model = load_zeronvs(path, config=self.config, device=self.device, dtype=dtype).eval()
         return self.model

@@ -281,10 +281,10 @@ def _model_name(model) -> str:
 
 
 def _load_model(model, device: str):
-    from .model import load_zeronvs, resolve_model_path
+    from .model import inference_dtype, load_zeronvs, resolve_model_path
 
     torch_device = choose_device(device)
-    dtype = torch.float16 if torch_device.type == "cuda" else torch.float32
+    dtype = inference_dtype(torch_device)
     return load_zeronvs(resolve_model_path(model), device=torch_device, dtype=dtype).eval()
 
 
