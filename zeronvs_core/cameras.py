@@ -16,6 +16,7 @@ and COLMAP into this convention, and back.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -245,27 +246,51 @@ def orbit_path(
     elevation_deg: float,
     distance: float = 1.0,
     azimuth_start_deg: float = 0.0,
-    endpoint: bool = False,
+    azimuth_end_deg: float | None = None,
+    ends: Literal["auto", "both", "inner"] = "auto",
+    target=None,
 ) -> torch.Tensor:
-    """A full turn of cameras at one elevation and distance, starting at ``azimuth_start_deg``.
+    """The one orbit builder: ``n_views`` cameras at one elevation and distance, azimuths evenly spaced
+    from ``azimuth_start_deg`` to ``azimuth_end_deg`` (default: one full turn), looking at ``target``.
+
+    Azimuth ``i`` is ``start + (end - start) (i + k) / D``, computed in float64, with by ``ends``:
+
+    - ``"auto"``: a whole number of turns leaves the end out (``k = 0``, ``D = n``), so a looping video
+      has no duplicated frame (nerfstudio's closed paths); an open arc keeps both ends (``D = n - 1``);
+      ``n_views = 1`` gives the start. The renderer's orbit, the CLI's and the nodes' target arcs.
+    - ``"both"``: both ends (``k = 0``, ``D = n - 1``), as the official test orbit ``linspace(0, 360, 120)``.
+    - ``"inner"``: strictly between the ends (``k = 1``, ``D = n + 1``): the anchor views, evenly spaced
+      between the input camera and itself a turn later.
 
     Args:
         n_views: number of cameras (at least 1).
-        endpoint: repeat the first camera at the end, as the official test orbit does
-            (``linspace(0, 360, 120)``); the default leaves it out so a looping video has no
-            duplicated frame.
+        elevation_deg, distance: degrees above the xy-plane of the target; distance > 0, world units.
+        target: ``[3]`` point looked at (the origin when None, as ``orbit_camera``); with a target the
+            cameras are computed in ``target``'s dtype (``look_at`` of ``spherical_to_position + target``).
 
     Returns:
-        ``[n_views,4,4]`` OpenGL camera-to-world matrices; camera 0 sits at ``azimuth_start_deg``.
+        ``[n_views,4,4]`` OpenGL camera-to-world matrices (float32 for the origin); camera 0 sits at
+        ``azimuth_start_deg`` unless ``ends="inner"``.
     """
     if n_views < 1:
         raise ValueError(f"n_views must be at least 1, got {n_views}")
-    if endpoint:
-        turn = torch.linspace(0.0, 360.0, n_views, dtype=torch.float64)
-    else:
-        turn = torch.linspace(0.0, 360.0, n_views + 1, dtype=torch.float64)[:n_views]
-    azimuth = (azimuth_start_deg + turn).to(torch.get_default_dtype())
-    return orbit_camera(elevation_deg, azimuth, distance)
+    if distance <= 0:
+        raise ValueError(f"distance must be positive, got {distance}")
+    if ends not in ("auto", "both", "inner"):
+        raise ValueError(f"ends must be 'auto', 'both' or 'inner', got {ends!r}")
+    end = azimuth_start_deg + 360.0 if azimuth_end_deg is None else azimuth_end_deg
+    span = end - azimuth_start_deg
+    closed = span != 0 and math.isclose(span / 360.0, round(span / 360.0))
+    offset, divisions = (
+        (1, n_views + 1) if ends == "inner" else (0, n_views if ends == "auto" and closed else n_views - 1)
+    )
+    index = torch.arange(n_views, dtype=torch.float64) + offset
+    azimuth = azimuth_start_deg + span * index / max(divisions, 1)
+    if target is None:
+        return orbit_camera(elevation_deg, azimuth.float(), distance)
+    target = _float_tensor(target)
+    elevation, distance = (torch.tensor(float(value), dtype=target.dtype) for value in (elevation_deg, distance))
+    return look_at(spherical_to_position(elevation, azimuth.to(target.dtype), distance) + target, target)
 
 
 def validate_fov_deg(fov_deg: torch.Tensor, name: str = "fov_deg") -> None:

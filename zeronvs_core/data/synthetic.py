@@ -21,7 +21,7 @@ import math
 import numpy as np
 import torch
 
-from ..cameras import look_at
+from ..cameras import look_at, orbit_path
 from .raycast import PATTERNS, Primitive, SyntheticScene, SyntheticView
 
 __all__ = ["KINDS", "camera_path", "generate_views", "make_scene"]
@@ -205,18 +205,10 @@ def camera_path(scene: SyntheticScene, n_views: int, seed: int) -> torch.Tensor:
         pitch = np.radians(rng.uniform(*pitch_range, 2))
         return _forward_cameras(positions, yaw[0] + s * (yaw[1] - yaw[0]), pitch[0] + s * (pitch[1] - pitch[0]))
     distance = rng.uniform(1.0, 1.4) * scene.orbit_min_distance
-    elevation = math.radians(rng.uniform(15.0, 45.0))
-    azimuth = rng.uniform(0, 2 * math.pi) + np.linspace(0, 2 * math.pi, n_views + 1)[:n_views]
-    offsets = distance * np.stack(
-        [
-            math.cos(elevation) * np.cos(azimuth),
-            math.cos(elevation) * np.sin(azimuth),
-            np.full_like(azimuth, math.sin(elevation)),
-        ],
-        axis=-1,
-    )
+    elevation_deg = rng.uniform(15.0, 45.0)
+    start_deg = math.degrees(rng.uniform(0, 2 * math.pi))
     target = torch.tensor(scene.target, dtype=torch.float64)
-    return look_at(torch.tensor(offsets, dtype=torch.float64) + target, target).to(torch.float32)
+    return orbit_path(n_views, elevation_deg, distance, start_deg, target=target).to(torch.float32)
 
 
 def generate_views(
