@@ -314,7 +314,7 @@ def _render(
     height, width = scene.images.shape[-2:]
     bar = open_bar(progress, f"{scene.name}: rendering", len(indices))
     frames = render_path(
-        field, cameras[indices], scene.fov_deg, height, render_settings, lambda *_: bar.update(1), width=width
+        field, cameras[indices], scene.fov_deg, (height, width), render_settings, lambda *_: bar.update(1)
     )
     bar.close()
     return frames.rgb.float().cpu()

@@ -87,20 +87,19 @@ def render_path(
     scene: Scene,
     c2w: torch.Tensor,
     fov_deg,
-    size: int = 256,
+    size: int | tuple[int, int] = 256,
     settings: RenderSettings | None = None,
     callback=None,
-    width: int | None = None,
 ) -> OrbitFrames:
-    """Render ``scene`` from cameras ``c2w [F,4,4]`` (vertical FOV in degrees) as ``size x size`` frames,
-    or ``size`` rows by ``width`` columns when ``width`` is given, one camera at a time;
+    """Render ``scene`` from cameras ``c2w [F,4,4]`` (vertical FOV in degrees) one camera at a time, as
+    square ``size x size`` frames or, for ``size = (height, width)``, ``height`` rows by ``width`` columns;
     ``callback(frame, total, rgb)`` after each frame may raise to stop."""
     settings = settings if settings is not None else RenderSettings()
     c2w = validate_c2w(c2w, "c2w")
     validate_fov_deg(torch.as_tensor(fov_deg, dtype=torch.float64).reshape(-1))
-    width = size if width is None else width
-    if size < 1 or width < 1:
-        raise ValueError(f"size and width must be positive, got {size} and {width}")
+    height, width = (size, size) if isinstance(size, int) else size
+    if height < 1 or width < 1:
+        raise ValueError(f"size must be positive pixels, an int or (height, width), got {size}")
     device = next(scene.parameters()).device
     background = torch.tensor(settings.background, device=device)
     frames = []
@@ -108,7 +107,7 @@ def render_path(
         view = scene.render(
             c2w[index : index + 1].to(device).float(),
             fov_deg,
-            size,
+            height,
             width,
             background,
             settings.near,
