@@ -7,24 +7,26 @@ import numpy as np
 import pytest
 import torch
 
-from zeronvs_core.cameras import (
-    camera_rays,
+from zeronvs_core.camera_conventions import (
     colmap_to_opengl,
-    focal_to_fov,
-    fov_to_focal,
-    invert_rigid,
     llff_to_opengl,
-    look_at,
     matrix_to_quaternion,
     opencv_to_opengl,
     opengl_to_colmap,
     opengl_to_llff,
     opengl_to_opencv,
     opengl_to_pytorch3d,
-    orbit_camera,
-    orbit_path,
     pytorch3d_to_opengl,
     quaternion_to_matrix,
+)
+from zeronvs_core.cameras import (
+    camera_rays,
+    focal_to_fov,
+    fov_to_focal,
+    invert_rigid,
+    look_at,
+    orbit_camera,
+    orbit_path,
     relative_pose,
     rotation_angle,
     validate_c2w,
