@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import argparse
 
-from zeronvs_core.data.pairs import SyntheticPairs, collate_pairs
+from zeronvs_core.data.pairs import collate_pairs
+from zeronvs_core.data.synthetic_pairs import SyntheticPairs
 from zeronvs_core.model import load_zeronvs
 from zeronvs_training.camera_probes import ROWS, camera_losses, relative_gain
 

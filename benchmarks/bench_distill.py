@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from zeronvs_core.distill import PRESETS, distill, with_steps
-from zeronvs_core.model import load_zeronvs
+from zeronvs_core.model import inference_dtype, load_zeronvs
 
 TINY = Path(__file__).parents[1] / "tests" / "fixtures" / "tiny_official"
 
@@ -38,7 +38,7 @@ def main() -> None:
     parser.add_argument("--dtype", choices=("float32", "float16", "bfloat16"), default=None)
     args = parser.parse_args()
     config_path = args.config or (str(TINY / "config.yaml") if args.model.startswith(str(TINY)) else None)
-    dtype = getattr(torch, args.dtype) if args.dtype else (torch.float16 if args.device == "cuda" else torch.float32)
+    dtype = getattr(torch, args.dtype) if args.dtype else inference_dtype(args.device)
     model = load_zeronvs(args.model, config=config_path, device=args.device, dtype=dtype)
     config = PRESETS[args.preset]
     if args.steps is not None:

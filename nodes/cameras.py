@@ -7,6 +7,8 @@ placed in the same frame (see ``zeronvs_core.camera_set``).
 
 from __future__ import annotations
 
+from zeronvs_core.wild_defaults import ELEVATION_DEG, FOV_DEG
+
 from .comfy_io import check_choice, io
 from .types import CAMERAS
 
@@ -32,7 +34,7 @@ class CameraPoseBuilder(io.ComfyNode):
             inputs=[
                 io.Float.Input(
                     "fov_deg",
-                    default=52.55,
+                    default=FOV_DEG,
                     min=FOV_RANGE[0],
                     max=FOV_RANGE[1],
                     step=0.01,
@@ -41,7 +43,7 @@ class CameraPoseBuilder(io.ComfyNode):
                 ),
                 io.Float.Input(
                     "input_elevation_deg",
-                    default=31.0,
+                    default=ELEVATION_DEG,
                     min=ELEVATION_RANGE[0],
                     max=ELEVATION_RANGE[1],
                     step=0.1,
@@ -81,7 +83,7 @@ class CameraPoseBuilder(io.ComfyNode):
                 ),
                 io.Float.Input(
                     "elevation_deg",
-                    default=31.0,
+                    default=ELEVATION_DEG,
                     min=ELEVATION_RANGE[0],
                     max=ELEVATION_RANGE[1],
                     step=0.1,
@@ -120,12 +122,13 @@ class CameraPoseBuilder(io.ComfyNode):
         distance,
         poses,
     ):
-        from zeronvs_core.camera_set import CameraSet, orbit_arc, parse_poses
+        from zeronvs_core.camera_set import CameraSet, parse_poses
+        from zeronvs_core.cameras import orbit_path
 
         check_choice("mode", mode, MODES)
         if mode == "list":
             targets = parse_poses(poses)
         else:
             count = count if mode == "orbit" else 1
-            targets = orbit_arc(count, elevation_deg, distance, azimuth_start_deg, azimuth_end_deg)
+            targets = orbit_path(count, elevation_deg, distance, azimuth_start_deg, azimuth_end_deg)
         return io.NodeOutput(CameraSet(fov_deg, input_elevation_deg, targets))

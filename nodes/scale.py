@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zeronvs_core.wild_defaults import SCALE
+
 from .comfy_io import check_choice, io
 from .images import from_mask_or_image
 
@@ -32,7 +34,7 @@ class SceneNormalizer(io.ComfyNode):
                 ),
                 io.Float.Input(
                     "scale",
-                    default=0.7,
+                    default=SCALE,
                     min=SCALE_RANGE[0],
                     max=SCALE_RANGE[1],
                     step=0.01,

@@ -104,7 +104,8 @@ def write_dtu_scan():
 
 
 def _write_dtu_scan(folder: Path, views, size=(24, 32), seed=0) -> None:
-    from zeronvs_core.cameras import look_at, opengl_to_opencv
+    from zeronvs_core.camera_conventions import opengl_to_opencv
+    from zeronvs_core.cameras import look_at
 
     folder.mkdir(parents=True)
     angles = torch.linspace(0, 2 * np.pi, 50, dtype=torch.float64)[:49]
@@ -130,7 +131,7 @@ def write_mipnerf360_scene():
 
 
 def _write_mipnerf360_scene(folder: Path, c2w: torch.Tensor, folders=((8, 48, 32),), count=None) -> None:
-    from zeronvs_core.cameras import opengl_to_llff
+    from zeronvs_core.camera_conventions import opengl_to_llff
 
     folder.mkdir(parents=True)
     n = c2w.shape[0]

@@ -1,24 +1,10 @@
-"""Camera sets: orbit arcs, typed pose lists and the checks on a set."""
+"""Camera sets: typed pose lists and the checks on a set."""
 
 import pytest
 import torch
 
-from zeronvs_core.camera_set import CameraSet, orbit_arc, parse_poses
-from zeronvs_core.cameras import orbit_camera
-
-
-def _azimuths(c2w: torch.Tensor) -> list[float]:
-    """Camera azimuths in [0, 360) degrees, rounded."""
-    return (torch.rad2deg(torch.atan2(c2w[:, 1, 3], c2w[:, 0, 3])).round() % 360).tolist()
-
-
-def test_whole_turns_leave_out_their_end_and_arcs_keep_it():
-    assert _azimuths(orbit_arc(4, 10.0)) == [0.0, 90.0, 180.0, 270.0]
-    assert _azimuths(orbit_arc(3, 10.0, azimuth_start_deg=-90.0, azimuth_end_deg=90.0)) == [270.0, 0.0, 90.0]
-    assert _azimuths(orbit_arc(4, 10.0, azimuth_start_deg=-180.0, azimuth_end_deg=180.0)) == [180.0, 270.0, 0.0, 90.0]
-    torch.testing.assert_close(orbit_arc(1, 10.0, 2.0, 45.0, 360.0), orbit_camera(10.0, 45.0, 2.0))
-    with pytest.raises(ValueError, match="count must be at least 1"):
-        orbit_arc(0, 10.0)
+from zeronvs_core.camera_set import CameraSet, parse_poses
+from zeronvs_core.cameras import orbit_camera, orbit_path
 
 
 def test_pose_lists_mix_orbit_triples_and_matrices():
@@ -43,12 +29,12 @@ def test_bad_pose_lists(text, message):
 
 
 def test_camera_set_input_camera_and_checks():
-    cameras = CameraSet(50, 20, orbit_arc(3, 20.0).double())
+    cameras = CameraSet(50, 20, orbit_path(3, 20.0).double())
     assert len(cameras) == 3 and cameras.target_c2w.dtype == torch.float32
     torch.testing.assert_close(cameras.input_c2w, orbit_camera(20.0, 0.0, 1.0))
     with pytest.raises(ValueError, match="fov_deg"):
-        CameraSet(180.0, 20.0, orbit_arc(1, 20.0))
+        CameraSet(180.0, 20.0, orbit_path(1, 20.0))
     with pytest.raises(ValueError, match="elevation_deg"):
-        CameraSet(50.0, -90.0, orbit_arc(1, 20.0))
+        CameraSet(50.0, -90.0, orbit_path(1, 20.0))
     with pytest.raises(ValueError, match="target_c2w"):
-        CameraSet(50.0, 20.0, 2 * orbit_arc(1, 20.0))
+        CameraSet(50.0, 20.0, 2 * orbit_path(1, 20.0))

@@ -7,25 +7,26 @@ import numpy as np
 import pytest
 import torch
 
-from zeronvs_core import cameras
-from zeronvs_core.cameras import (
-    camera_rays,
+from zeronvs_core.camera_conventions import (
     colmap_to_opengl,
-    focal_to_fov,
-    fov_to_focal,
-    invert_rigid,
     llff_to_opengl,
-    look_at,
     matrix_to_quaternion,
     opencv_to_opengl,
     opengl_to_colmap,
     opengl_to_llff,
     opengl_to_opencv,
     opengl_to_pytorch3d,
-    orbit_camera,
-    orbit_path,
     pytorch3d_to_opengl,
     quaternion_to_matrix,
+)
+from zeronvs_core.cameras import (
+    camera_rays,
+    focal_to_fov,
+    fov_to_focal,
+    invert_rigid,
+    look_at,
+    orbit_camera,
+    orbit_path,
     relative_pose,
     rotation_angle,
     validate_c2w,
@@ -126,11 +127,25 @@ def test_orbit_path_frames():
     torch.testing.assert_close(path[0:1], orbit_camera(31.0, 10.0, 1.5))
     torch.testing.assert_close(path[1:2], orbit_camera(31.0, 100.0, 1.5))
     torch.testing.assert_close(path[:, :3, 3].norm(dim=1), torch.full((4,), 1.5))
-    closed = orbit_path(120, 20.0, endpoint=True)  # the official test orbit: linspace(0, 360, 120)
+    closed = orbit_path(120, 20.0, ends="both")  # the official test orbit: linspace(0, 360, 120)
     torch.testing.assert_close(closed[0], closed[-1], atol=1e-6, rtol=0)
     assert orbit_path(1, 0.0).shape == (1, 4, 4)
     with pytest.raises(ValueError, match="n_views must be at least 1"):
         orbit_path(0, 0.0)
+
+
+def _azimuths(c2w: torch.Tensor) -> list[float]:
+    """Camera azimuths in [0, 360) degrees, rounded."""
+    return (torch.rad2deg(torch.atan2(c2w[:, 1, 3], c2w[:, 0, 3])).round() % 360).tolist()
+
+
+def test_whole_turns_leave_out_their_end_and_arcs_keep_it():
+    assert _azimuths(orbit_path(4, 10.0)) == [0.0, 90.0, 180.0, 270.0]
+    assert _azimuths(orbit_path(3, 10.0, azimuth_start_deg=-90.0, azimuth_end_deg=90.0)) == [270.0, 0.0, 90.0]
+    assert _azimuths(orbit_path(4, 10.0, azimuth_start_deg=-180.0, azimuth_end_deg=180.0)) == [180.0, 270.0, 0.0, 90.0]
+    torch.testing.assert_close(orbit_path(1, 10.0, 2.0, 45.0, 360.0), orbit_camera(10.0, 45.0, 2.0))
+    with pytest.raises(ValueError, match="n_views must be at least 1"):
+        orbit_path(0, 10.0)
 
 
 # --- intrinsics and rays ------------------------------------------------------------------------
@@ -298,6 +313,44 @@ def test_quaternion_round_trip_in_every_branch():
     torch.testing.assert_close(matrix_to_quaternion(quaternion_to_matrix(quaternions)), quaternions)
 
 
-def test_public_names_exist():
-    for name in cameras.__all__:
-        assert hasattr(cameras, name), name
+def test_the_one_orbit_builder_reproduces_the_four_it_replaced_bit_for_bit():
+    """``tests/fixtures/orbits_before_one_builder.safetensors`` holds the cameras of the old
+    ``orbit_path``, ``camera_set.orbit_arc``, ``anchors.anchor_cameras`` and the object branch of
+    ``data.synthetic.camera_path``, written by those functions before they became ``orbit_path``."""
+    from safetensors.torch import load_file
+
+    from zeronvs_core.anchors import anchor_cameras
+    from zeronvs_core.data.synthetic import camera_path, make_scene
+
+    old = load_file(Path(__file__).parent / "fixtures" / "orbits_before_one_builder.safetensors")
+    new = {
+        "orbit_path_120_31": orbit_path(120, 31.0),
+        "orbit_path_4_31_1.5_10": orbit_path(4, 31.0, 1.5, 10.0),
+        "orbit_path_48_20_endpoint": orbit_path(48, 20.0, ends="both"),
+        "orbit_arc_5_31_1_-90_90": orbit_path(5, 31.0, 1.0, -90.0, 90.0),
+        "orbit_arc_8_10_2_45_405": orbit_path(8, 10.0, 2.0, 45.0, 405.0),
+        "orbit_arc_1_10_2_45_360": orbit_path(1, 10.0, 2.0, 45.0, 360.0),
+        "anchor_cameras_4_31": anchor_cameras(4, 31.0),
+        "anchor_cameras_3_20_1.5_30": anchor_cameras(3, 20.0, 1.5, 30.0),
+        **{f"camera_path_object_{s}_24": camera_path(make_scene("object", s), 24, s) for s in (0, 7, 42)},
+    }
+    assert sorted(new) == sorted(old)
+    for name, c2w in new.items():
+        assert c2w.dtype == torch.float32, name
+        assert torch.equal(c2w, old[name]), name
+
+
+def test_orbit_path_inner_ends_and_targets():
+    inner = orbit_path(3, 0.0, 2.0, ends="inner")  # 90, 180, 270: strictly between the input and itself
+    assert _azimuths(inner) == [90.0, 180.0, 270.0]
+    target = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    around = orbit_path(4, 30.0, 2.0, target=target)
+    assert around.dtype == torch.float64
+    torch.testing.assert_close(around[:, :3, 3].sub(target).norm(dim=1), torch.full((4,), 2.0, dtype=torch.float64))
+    torch.testing.assert_close(
+        around[:, :3, 3] - target, orbit_path(4, 30.0, 2.0).double()[:, :3, 3], atol=1e-6, rtol=0
+    )
+    with pytest.raises(ValueError, match="distance must be positive"):
+        orbit_path(2, 0.0, 0.0)
+    with pytest.raises(ValueError, match="ends must be 'auto', 'both' or 'inner', got 'none'"):
+        orbit_path(2, 0.0, ends="none")

@@ -102,10 +102,12 @@ def test_bad_images(model):
 
 
 def test_the_real_linear_layer_file_loads(lpips_files):
-    """torchmetrics ships the ``lpips`` package's ``vgg.pth``; when it is installed, that real file loads."""
+    """torchmetrics (a test dependency: ``pip install .[test]``; CPU-safe, it needs no torchvision for this)
+    ships the ``lpips`` package's ``vgg.pth``: that real file loads. The ``lpips`` package itself and
+    torchvision's VGG16 weights are not installed in CI (they pull CUDA builds and download weights)."""
     spec = importlib.util.find_spec("torchmetrics")
     if spec is None:
-        pytest.skip("torchmetrics (which carries a copy of lpips's vgg.pth) is not installed")
+        pytest.skip("torchmetrics is not installed: install the test extra, pip install '.[test]'")
     path = Path(spec.origin).parent / "functional" / "image" / "lpips_models" / "vgg.pth"
     if not path.is_file():
         pytest.skip(f"{path} is not part of this torchmetrics version")

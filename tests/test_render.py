@@ -105,3 +105,12 @@ def test_settings_for_a_distillation_recipe():
     assert (smoke.near, smoke.far, smoke.proposal_samples, smoke.samples) == (0.5, 1000.0, 16, 16)
     assert (smoke.background, smoke.fov_deg, smoke.elevation_deg) == ((0.5, 0.5, 0.5), 50.0, 20.0)
     assert settings_for(PRESETS["official_dtu"], 50.0, 20.0).background == (0.0, 0.0, 0.0)
+
+
+def test_render_path_size_is_square_or_height_by_width(scene):
+    camera = orbit_camera(20.0, 0.0, 1.0)
+    assert render_path(scene, camera, 50.0, 6, FAST).rgb.shape == (1, 3, 6, 6)
+    wide = render_path(scene, camera, 50.0, (4, 7), FAST)
+    assert wide.rgb.shape == (1, 3, 4, 7) and wide.depth.shape == wide.opacity.shape == (1, 1, 4, 7)
+    with pytest.raises(ValueError, match=r"size must be positive pixels, an int or \(height, width\), got \(0, 7\)"):
+        render_path(scene, camera, 50.0, (0, 7), FAST)

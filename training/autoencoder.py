@@ -28,7 +28,7 @@ from diffusers import AutoencoderKL
 from safetensors.torch import load_file, safe_open, save_file
 from tqdm import tqdm
 
-from zeronvs_core.data.pairs import SyntheticPairs
+from zeronvs_core.data.synthetic_pairs import SyntheticPairs
 from zeronvs_core.metrics import psnr
 from zeronvs_core.model.config import config_from_ldm, read_ldm_config
 

@@ -21,8 +21,9 @@ import torch
 import torch.nn.functional as F
 
 from zeronvs_core.model import ZeroNVSModel
+from zeronvs_core.noise_schedule import add_noise, alphas_cumprod
 
-from .objective import alphas_cumprod, batch_conditioning
+from .objective import batch_conditioning
 
 ROWS = ("true", "identity", "shuffled", "mirrored", "no input view")
 
@@ -67,7 +68,7 @@ def camera_losses(
     losses = {}
     for t in timesteps:
         noise = torch.randn(latents.shape, generator=generator).to(model.device)
-        noisy = alphas[t].sqrt() * latents + (1.0 - alphas[t]).sqrt() * noise
+        noisy = add_noise(latents, noise, alphas[t])
         steps = torch.full((len(latents),), t, device=model.device)
         losses[t] = {
             name: F.mse_loss(model(noisy, steps, clip, cam, view), noise).item() for name, (cam, view) in rows.items()

@@ -15,10 +15,10 @@ from torch import nn
 
 from zeronvs_core.conditioning import encode_camera
 from zeronvs_core.model import ZeroNVSModel
+from zeronvs_core.noise_schedule import add_noise, alphas_cumprod
 
 __all__ = [
     "EMA",
-    "alphas_cumprod",
     "batch_conditioning",
     "cosine_decay_factor",
     "diffusion_loss",
@@ -63,12 +63,12 @@ def diffusion_loss(
     concat = concat * keep_concat.view(-1, 1, 1, 1)
     t = torch.randint(0, config.num_train_timesteps, (clip.shape[0],), generator=generator).to(device)
     noise = torch.randn(latents.shape, generator=generator).to(device)
-    alphas = alphas_cumprod(config).to(device)[t].view(-1, 1, 1, 1)
-    noisy = alphas.sqrt() * latents + (1.0 - alphas).sqrt() * noise
+    alphas = alphas_cumprod(config).to(device)[t]
+    noisy = add_noise(latents, noise, alphas)
     forward = model if forward is None else forward
     error = F.mse_loss(forward(noisy, t, clip, camera, concat), noise, reduction="none").mean(dim=(1, 2, 3))
     if snr_gamma is not None:
-        snr = alphas.flatten() / (1.0 - alphas.flatten())
+        snr = alphas / (1.0 - alphas)
         error = error * snr.clamp(max=snr_gamma) / snr
     return error.mean()
 
@@ -86,14 +86,6 @@ def batch_conditioning(model: ZeroNVSModel, batch: dict[str, torch.Tensor]):
         batch["target_c2w"], batch["cond_c2w"], batch["fov_deg"], model.config.camera_mode, batch["scale"]
     )
     return clip, concat, camera.to(model.device)
-
-
-def alphas_cumprod(config) -> torch.Tensor:
-    """The training schedule: ``scaled_linear`` betas (LDM ``linear``), float64 cumulative product."""
-    betas = torch.linspace(
-        config.beta_start**0.5, config.beta_end**0.5, config.num_train_timesteps, dtype=torch.float64
-    )
-    return torch.cumprod(1.0 - betas**2, dim=0).float()
 
 
 def warmup_factor(step: int, warmup_steps: int = 100, start: float = 1e-6) -> float:

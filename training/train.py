@@ -31,7 +31,8 @@ from typing import Any
 import torch
 import yaml
 
-from zeronvs_core.data.pairs import SyntheticPairs, collate_pairs
+from zeronvs_core.data.pairs import collate_pairs
+from zeronvs_core.data.synthetic_pairs import SyntheticPairs
 from zeronvs_core.metrics import psnr
 from zeronvs_core.model import ZeroNVSModel, load_zeronvs, save_zeronvs
 from zeronvs_core.model.config import config_from_ldm, read_ldm_config

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .cameras import orbit_camera, rotation_angle
+from .cameras import orbit_path, rotation_angle
 from .model import ZeroNVSModel
 from .sampling import StepCallback, sample_views
 from .schedules import Ramp
@@ -64,8 +64,7 @@ class Anchors:
 def anchor_cameras(count: int, elevation_deg: float, distance: float = 1.0, azimuth_deg: float = 0.0) -> torch.Tensor:
     """``[count,4,4]`` cameras at the input's elevation and distance, azimuths evenly spaced between
     (excluding) the input's: ``azimuth + 360 (i + 1) / (count + 1)``."""
-    azimuths = azimuth_deg + 360.0 * torch.arange(1, count + 1, dtype=torch.float64) / (count + 1)
-    return orbit_camera(elevation_deg, azimuths.float(), distance)
+    return orbit_path(count, elevation_deg, distance, azimuth_deg, ends="inner")
 
 
 @torch.no_grad()

@@ -3,12 +3,12 @@
 The world is the one of the official SDS code (see ``cameras.py``: OpenGL camera-to-world, z up): the
 input camera sits at ``elevation_deg``, azimuth 0 and distance 1 from the origin and looks at it. So
 the scene point seen at the centre of the photo is the centre of every orbit, and target cameras are
-given in the same frame (azimuth 0 = the input camera's side, distances in units of its distance).
+given in the same frame (azimuth 0 = the input camera's side, distances in units of its distance);
+``cameras.orbit_path`` builds orbits and arcs of them, ``parse_poses`` reads them from text.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 
@@ -16,7 +16,7 @@ import torch
 
 from .cameras import orbit_camera, validate_c2w, validate_fov_deg
 
-__all__ = ["CameraSet", "orbit_arc", "parse_poses"]
+__all__ = ["CameraSet", "parse_poses"]
 
 
 @dataclass(frozen=True)
@@ -43,27 +43,6 @@ class CameraSet:
 
     def __len__(self) -> int:
         return self.target_c2w.shape[0]
-
-
-def orbit_arc(
-    count: int, elevation_deg: float, distance: float = 1.0, azimuth_start_deg: float = 0.0, azimuth_end_deg=360.0
-) -> torch.Tensor:
-    """``count`` cameras looking at the origin at one elevation and distance, azimuths evenly spaced from
-    ``azimuth_start_deg`` to ``azimuth_end_deg`` inclusive; when the arc is a whole number of turns the
-    end is left out, so a looping orbit does not repeat its first frame. ``count = 1`` gives the start.
-
-    Returns:
-        ``[count,4,4]`` OpenGL camera-to-world matrices.
-    """
-    if count < 1:
-        raise ValueError(f"count must be at least 1, got {count}")
-    if distance <= 0:
-        raise ValueError(f"distance must be positive, got {distance}")
-    span = azimuth_end_deg - azimuth_start_deg
-    closed = span != 0 and math.isclose(span / 360.0, round(span / 360.0))
-    steps = count if closed or count == 1 else count - 1
-    azimuth = azimuth_start_deg + span * torch.arange(count, dtype=torch.float64) / steps
-    return orbit_camera(elevation_deg, azimuth.float(), distance)
 
 
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")

@@ -12,6 +12,7 @@ import time
 
 from . import __version__
 from .eval_cli import EVAL_DESCRIPTION, EVAL_HELP, add_eval_arguments, run_eval
+from .wild_defaults import ELEVATION_DEG, FOV_DEG, SCALE
 
 __all__ = ["build_parser", "main"]
 
@@ -64,15 +65,15 @@ def _add_job_parsers(commands) -> None:
 
     def camera_arguments(parser):
         parser.add_argument(
-            "--fov", type=float, default=52.55, help="vertical FOV of the photo's centred square crop, degrees"
+            "--fov", type=float, default=FOV_DEG, help="vertical FOV of the photo's centred square crop, degrees"
         )
         parser.add_argument(
-            "--elevation", type=float, default=31.0, help="camera elevation above the ground plane, degrees"
+            "--elevation", type=float, default=ELEVATION_DEG, help="camera elevation above the ground plane, degrees"
         )
         parser.add_argument(
             "--scale",
             type=float,
-            default=0.7,
+            default=SCALE,
             help="viewer scale: distance of the scene, model units (0.7 in the wild)",
         )
 

@@ -32,7 +32,7 @@ from .model import ZeroNVSModel
 from .nerf.field import FieldConfig, GridConfig
 from .nerf.ray_sampling import proposal_loss
 from .nerf.scene import Scene, SceneRender
-from .sampling import ddim_scheduler
+from .noise_schedule import add_noise, alphas_cumprod
 from .schedules import CameraRanges, Ramp, sample_cameras, sample_timesteps
 
 __all__ = ["DistillConfig", "DistillResult", "PRESETS", "distill", "sds_loss", "with_steps"]
@@ -272,7 +272,7 @@ class _Run:
         with torch.no_grad():
             square = prepare_image(image, model.config.resolution).to(device)
             self.clip_embedding, self.concat_latent = model.embed_image(square * 2.0 - 1.0)
-        self.alphas_cumprod = ddim_scheduler(model).alphas_cumprod.to(device)
+        self.alphas_cumprod = alphas_cumprod(model.config).to(device)
         self.anchors: Anchors | None = None
         self._anchor_guidance = torch.zeros(0, dtype=torch.bool)  # per SDS camera: nearest is an anchor
         self.ray_offsets: dict[int, torch.Tensor] = {}
@@ -379,10 +379,7 @@ class _Run:
         context = model.context(clip, camera.to(device))
         noise = torch.randn(latents.shape, generator=self.generator).to(device)
         t_device = t.to(device)
-        noisy = (
-            self.alphas_cumprod[t_device].sqrt().view(-1, 1, 1, 1) * latents.detach()
-            + (1.0 - self.alphas_cumprod[t_device]).sqrt().view(-1, 1, 1, 1) * noise
-        )
+        noisy = add_noise(latents.detach(), noise, self.alphas_cumprod[t_device])
         with torch.no_grad():
             eps = self._guided_eps(noisy, t_device, context, concat)
         return sds_loss(latents, noise, eps, self.alphas_cumprod[t_device])

@@ -215,9 +215,9 @@ class _LazyModel:
 
     def get(self):
         if isinstance(self.model, str | Path):
-            from .model import load_zeronvs, resolve_model_path
+            from .model import inference_dtype, load_zeronvs, resolve_model_path
 
-            dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+            dtype = inference_dtype(self.device)
             path = resolve_model_path(self.model)
             self.model = load_zeronvs(path, config=self.config, device=self.device, dtype=dtype).eval()
         return self.model
@@ -314,7 +314,7 @@ def _render(
     height, width = scene.images.shape[-2:]
     bar = open_bar(progress, f"{scene.name}: rendering", len(indices))
     frames = render_path(
-        field, cameras[indices], scene.fov_deg, height, render_settings, lambda *_: bar.update(1), width=width
+        field, cameras[indices], scene.fov_deg, (height, width), render_settings, lambda *_: bar.update(1)
     )
     bar.close()
     return frames.rgb.float().cpu()

@@ -25,6 +25,7 @@ import torch
 from . import __version__
 from .cameras import orbit_camera, orbit_path, validate_fov_deg
 from .progress import Progress, open_bar
+from .wild_defaults import ELEVATION_DEG, FOV_DEG, SCALE
 
 __all__ = [
     "InputCamera",
@@ -42,11 +43,11 @@ RUN_FILE = "run.json"
 class InputCamera:
     """What the user must say about the photo (the official in-the-wild values by default)."""
 
-    fov_deg: float = 52.55
+    fov_deg: float = FOV_DEG
     """Vertical field of view of the photo's centred square crop, degrees, in (0, 180)."""
-    elevation_deg: float = 31.0
+    elevation_deg: float = ELEVATION_DEG
     """Angle of the camera above the ground plane, looking at the scene's centre, degrees, in (-90, 90)."""
-    scale: float = 0.7
+    scale: float = SCALE
     """Viewer scale s: how far the scene is from the camera, in the model's units (> 0)."""
 
     def __post_init__(self):
@@ -281,10 +282,10 @@ def _model_name(model) -> str:
 
 
 def _load_model(model, device: str):
-    from .model import load_zeronvs, resolve_model_path
+    from .model import inference_dtype, load_zeronvs, resolve_model_path
 
     torch_device = choose_device(device)
-    dtype = torch.float16 if torch_device.type == "cuda" else torch.float32
+    dtype = inference_dtype(torch_device)
     return load_zeronvs(resolve_model_path(model), device=torch_device, dtype=dtype).eval()
 
 

@@ -16,9 +16,9 @@ import numpy as np
 import torch
 
 from .cameras import orbit_path, validate_c2w, validate_fov_deg
-from .model.files import CheckpointError
 from .nerf.field import FieldConfig, GridConfig
 from .nerf.scene import Scene
+from .tensor_files import CheckpointError, WeightFile, save_tensors
 
 __all__ = [
     "OrbitFrames",
@@ -87,20 +87,19 @@ def render_path(
     scene: Scene,
     c2w: torch.Tensor,
     fov_deg,
-    size: int = 256,
+    size: int | tuple[int, int] = 256,
     settings: RenderSettings | None = None,
     callback=None,
-    width: int | None = None,
 ) -> OrbitFrames:
-    """Render ``scene`` from cameras ``c2w [F,4,4]`` (vertical FOV in degrees) as ``size x size`` frames,
-    or ``size`` rows by ``width`` columns when ``width`` is given, one camera at a time;
+    """Render ``scene`` from cameras ``c2w [F,4,4]`` (vertical FOV in degrees) one camera at a time, as
+    square ``size x size`` frames or, for ``size = (height, width)``, ``height`` rows by ``width`` columns;
     ``callback(frame, total, rgb)`` after each frame may raise to stop."""
     settings = settings if settings is not None else RenderSettings()
     c2w = validate_c2w(c2w, "c2w")
     validate_fov_deg(torch.as_tensor(fov_deg, dtype=torch.float64).reshape(-1))
-    width = size if width is None else width
-    if size < 1 or width < 1:
-        raise ValueError(f"size and width must be positive, got {size} and {width}")
+    height, width = (size, size) if isinstance(size, int) else size
+    if height < 1 or width < 1:
+        raise ValueError(f"size must be positive pixels, an int or (height, width), got {size}")
     device = next(scene.parameters()).device
     background = torch.tensor(settings.background, device=device)
     frames = []
@@ -108,7 +107,7 @@ def render_path(
         view = scene.render(
             c2w[index : index + 1].to(device).float(),
             fov_deg,
-            size,
+            height,
             width,
             background,
             settings.near,
@@ -177,26 +176,17 @@ def depth_to_image(depth: torch.Tensor) -> torch.Tensor:
 
 def save_scene(scene: Scene, path: str | Path, settings: RenderSettings | None = None) -> Path:
     """Write ``scene`` (weights, field config, render settings) to a ``.safetensors`` file."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    if path.suffix != ".safetensors":
-        raise ValueError(f"path must end in .safetensors, got {path}")
     settings = settings if settings is not None else RenderSettings()
     metadata = {
         "format": _SCENE_FORMAT,
         "field_config": json.dumps(dataclasses.asdict(scene.config)),
         "render_settings": json.dumps(dataclasses.asdict(settings)),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in scene.state_dict().items()}, str(path), metadata)
-    return path
+    return save_tensors(scene.state_dict(), path, metadata)
 
 
 def load_scene(path: str | Path, device="cpu") -> tuple[Scene, RenderSettings]:
     """Read a file written by ``save_scene``: ``(scene, render settings)``."""
-    from .model.files import WeightFile
-
     weights = WeightFile(path)
     if weights.metadata.get("format") != _SCENE_FORMAT:
         raise CheckpointError(f"{weights.path} is not a ZeroNVS scene file (written by save_scene)")

@@ -17,6 +17,7 @@ from .cameras import validate_c2w
 from .conditioning import encode_camera
 from .images import prepare_image
 from .model import ZeroNVSModel
+from .noise_schedule import betas
 
 __all__ = ["ddim_scheduler", "sample_latents", "sample_views"]
 
@@ -32,9 +33,7 @@ def ddim_scheduler(model: ZeroNVSModel):
     config = model.config
     return DDIMScheduler(
         num_train_timesteps=config.num_train_timesteps,
-        beta_start=config.beta_start,
-        beta_end=config.beta_end,
-        beta_schedule="scaled_linear",
+        trained_betas=betas(config).numpy(),
         clip_sample=False,
         set_alpha_to_one=False,
         steps_offset=1,

@@ -6,15 +6,8 @@ import pytest
 import torch
 
 from zeronvs_core.cameras import camera_rays, validate_c2w
-from zeronvs_core.data.synthetic import (
-    KINDS,
-    Primitive,
-    SyntheticScene,
-    SyntheticView,
-    camera_path,
-    generate_views,
-    make_scene,
-)
+from zeronvs_core.data.raycast import Primitive, SyntheticScene, SyntheticView
+from zeronvs_core.data.synthetic import KINDS, camera_path, generate_views, make_scene
 
 
 def _ground_only_scene() -> SyntheticScene:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from zeronvs_core.model import CheckpointError, ZeroNVSConfig, load_zeronvs, save_zeronvs
+from zeronvs_core.model import CheckpointError, ZeroNVSConfig, inference_dtype, load_zeronvs, save_zeronvs
 
 
 @pytest.fixture(scope="module")
@@ -204,3 +204,10 @@ def test_half_precision_on_cuda_stays_close(tiny_files, tiny_oracle, dtype):
     eps = _eps(model, oracle)
     assert eps.dtype == torch.float32
     assert (eps - oracle["eps_cond"]).abs().max() < 0.1
+
+
+def test_inference_dtype_is_half_on_cuda_and_float32_elsewhere():
+    assert inference_dtype("cuda") is torch.float16
+    assert inference_dtype(torch.device("cuda", 1)) is torch.float16
+    assert inference_dtype("cpu") is torch.float32
+    assert inference_dtype("mps") is torch.float32

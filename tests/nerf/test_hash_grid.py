@@ -259,10 +259,19 @@ def test_analytic_normals_backward():
     assert torch.isfinite(grid.params.grad).all() and grid.params.grad.abs().sum() > 0
 
 
-def test_extreme_inputs_do_not_fail():
+def test_extreme_inputs_row_by_row():
+    """Huge finite points wrap onto table vertices (finite features, as tcnn); an infinite or NaN coordinate
+    gives ``frac = inf - inf = NaN`` and so an all-NaN row (as tcnn) without an out-of-range index; every
+    row is encoded on its own, so ordinary points beside them are untouched."""
     grid = HashGrid(**TINY)
-    out = grid(torch.tensor([[1e9, -1e9, 0.5], [float("inf"), 0.0, 0.0]]))
+    inf, nan = float("inf"), float("nan")
+    points = torch.tensor([[1e9, -1e9, 0.5], [inf, 0.0, 0.0], [-inf, 0.5, 0.5], [nan, 0.0, 0.0], [0.25, 0.5, 0.75]])
+    out = grid(points)
+    assert out.shape == (5, grid.output_dim)
     assert torch.isfinite(out[0]).all()
+    assert torch.isnan(out[1]).all() and torch.isnan(out[2]).all() and torch.isnan(out[3]).all()
+    torch.testing.assert_close(out[0], grid(points[:1])[0], rtol=0, atol=0)
+    torch.testing.assert_close(out[4], grid(points[4:])[0], rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("shape", [(3,), (4, 2), (4, 3, 1), (4, 4)])

@@ -2,13 +2,14 @@
 
 import pytest
 
-from zeronvs_core.camera_set import CameraSet, orbit_arc
+from zeronvs_core.camera_set import CameraSet
+from zeronvs_core.cameras import orbit_path
 
 
 @pytest.fixture
 def inputs(comfy, photo):
     (model,) = comfy.execute("ZeroNVS_LoadModel", model_name="tiny-zeronvs.safetensors", device="cpu", precision="fp32")
-    cameras = CameraSet(52.55, 31.0, orbit_arc(2, 31.0))
+    cameras = CameraSet(52.55, 31.0, orbit_path(2, 31.0))
     return {"model": model, "image": photo, "cameras": cameras, "scale": 0.7, "seed": 0}
 
 

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from zeronvs_core.camera_set import CameraSet, orbit_arc
+from zeronvs_core.camera_set import CameraSet
+from zeronvs_core.cameras import orbit_path
 from zeronvs_core.distill import PRESETS
 from zeronvs_core.nerf.scene import Scene
 from zeronvs_core.render import settings_for
@@ -19,7 +20,7 @@ def field(comfy):
 
 
 def test_frames_depth_and_opacity_with_previews(comfy, field):
-    cameras = CameraSet(50.0, 20.0, orbit_arc(3, 20.0))
+    cameras = CameraSet(50.0, 20.0, orbit_path(3, 20.0))
     frames, depth, opacity = comfy.execute("ZeroNVS_OrbitRenderer", field=field, cameras=cameras, size=12)
     assert frames.shape == depth.shape == (3, 12, 12, 3) and opacity.shape == (3, 12, 12)
     assert all(image.device.type == "cpu" and image.dtype == torch.float32 for image in (frames, depth, opacity))
@@ -42,7 +43,7 @@ def test_save_video_and_field_then_load_the_field(comfy, field):
         comfy.execute("ZeroNVS_LoadField", field_file="../field_00001_.safetensors [output]")
     (loaded,) = comfy.execute("ZeroNVS_LoadField", field_file=item.options[0])
     assert loaded.settings == field.settings
-    cameras = CameraSet(50.0, 20.0, orbit_arc(1, 20.0))
+    cameras = CameraSet(50.0, 20.0, orbit_path(1, 20.0))
     before, after = (
         comfy.execute("ZeroNVS_OrbitRenderer", field=f, cameras=cameras, size=8)[0] for f in (field, loaded)
     )

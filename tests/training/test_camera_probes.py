@@ -6,9 +6,11 @@ import torch
 import torch.nn.functional as F
 
 from zeronvs_core.cameras import orbit_camera
-from zeronvs_core.data.pairs import SyntheticPairs, collate_pairs
+from zeronvs_core.data.pairs import collate_pairs
+from zeronvs_core.data.synthetic_pairs import SyntheticPairs
+from zeronvs_core.noise_schedule import alphas_cumprod
 from zeronvs_training.camera_probes import ROWS, camera_losses, mirror_target, relative_gain
-from zeronvs_training.objective import alphas_cumprod, batch_conditioning
+from zeronvs_training.objective import batch_conditioning
 
 
 def _orbit(elevation: float, azimuth: float) -> torch.Tensor:

@@ -53,7 +53,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..cameras import pytorch3d_to_opengl, validate_c2w
+from ..camera_conventions import pytorch3d_to_opengl
+from ..cameras import validate_c2w
 from ..images import open_image, read_image, sixteen_bit_grey
 from ..scene_scale import viewer_scale
 from .frames import pair_indices, pinhole_fov_deg, read_square_image, square_depth

@@ -32,7 +32,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..cameras import llff_to_opengl, look_at, rotation_angle
+from ..camera_conventions import llff_to_opengl
+from ..cameras import look_at, rotation_angle
 from ..images import open_image
 from .frames import pinhole_fov_deg, read_square_image
 from .protocol import DatasetProtocol, EvalScene, OfficialMetrics, SceneSettings, select_views

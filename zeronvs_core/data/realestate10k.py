@@ -40,7 +40,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ..cameras import invert_rigid, opencv_to_opengl, validate_c2w
+from ..camera_conventions import opencv_to_opengl
+from ..cameras import invert_rigid, validate_c2w
 from ..scene_scale import viewer_scale
 from .frames import pair_indices, pinhole_fov_deg, read_square_image, square_depth, square_map
 from .pairs import ViewPair

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ..tensor_files import WeightFile
 from .demo import DEMO_MODEL_NAME, resolve_model_path
-from .files import WeightFile
 from .loading import FORMAT_NAME, load_zeronvs
 
 __all__ = ["describe_checkpoint"]

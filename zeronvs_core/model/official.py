@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import torch
 
+from ..tensor_files import CheckpointError
 from .clip_keys import openai_clip_vision_to_transformers
 from .config import CLIP_VISUAL_PREFIX, ZeroNVSConfig
-from .files import CheckpointError
 
 __all__ = [
     "UNUSED_OFFICIAL_KEYS",

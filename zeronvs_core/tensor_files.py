@@ -1,9 +1,15 @@
-"""Read weight files safely and lazily: ``.safetensors`` and PyTorch ``.ckpt``/``.pt``/``.pth``.
+"""Tensor files: read weight files safely and lazily, write ``.safetensors`` files with a JSON header.
+
+Reading handles ``.safetensors`` and PyTorch ``.ckpt``/``.pt``/``.pth``/``.bin``.
 
 A ``WeightFile`` is a read-only mapping from key to tensor that reads each tensor when it is asked for
 (safetensors) or memory-maps the file (``torch.load(weights_only=True, mmap=True)``), so opening a
 multi-gigabyte checkpoint costs no memory and only the tensors a model uses are ever read. No pickled
 code runs: ``weights_only=True`` refuses anything but tensors and plain containers.
+
+Writing (``save_tensors``) is the one place the project's own files are made: the model file
+(``model/loading.py``) and the distilled scene file (``render.py``) are both ``.safetensors`` with string
+metadata in the header (a ``format`` tag plus JSON configs), read back with ``WeightFile(path).metadata``.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["CheckpointError", "WeightFile"]
+__all__ = ["CheckpointError", "WeightFile", "save_tensors"]
 
 _TORCH_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 
@@ -108,3 +114,20 @@ class WeightFile(Mapping):
 
     def __contains__(self, key) -> bool:
         return key in self._shapes
+
+
+def save_tensors(tensors: Mapping[str, torch.Tensor], path, metadata: Mapping[str, str]) -> Path:
+    """Write ``tensors`` to the ``.safetensors`` file ``path`` with ``metadata`` (string to string) in its
+    header; tensors are detached, moved to the CPU and made contiguous, parent folders are created.
+
+    Raises:
+        ValueError: ``path`` does not end in ``.safetensors``.
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"path must end in .safetensors, got {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file({key: value.detach().cpu().contiguous() for key, value in tensors.items()}, str(path), dict(metadata))
+    return path
