@@ -1,4 +1,4 @@
-"""The ``zeronvs`` command: ``views``, ``orbit``, ``render``, ``convert``, ``info`` and ``eval``.
+"""The ``zeronvs`` command: ``views``, ``orbit``, ``render``, ``mesh``, ``convert``, ``info`` and ``eval``.
 
 Argument parsing, progress bars and error printing live here; the work is done by ``jobs.py`` and the
 library. Bad arguments and unusable files print one ``zeronvs: error:`` line and exit with status 2;
@@ -12,6 +12,7 @@ import time
 
 from . import __version__
 from .eval_cli import EVAL_DESCRIPTION, EVAL_HELP, add_eval_arguments, run_eval
+from .mesh_cli import MESH_DESCRIPTION, MESH_HELP, add_mesh_arguments, run_mesh
 
 __all__ = ["build_parser", "main"]
 
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_job_parsers(commands)
     add_eval_arguments(commands.add_parser("eval", help=EVAL_HELP, description=EVAL_DESCRIPTION))
+    add_mesh_arguments(commands.add_parser("mesh", help=MESH_HELP, description=MESH_DESCRIPTION))
     return parser
 
 
@@ -151,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         "render": _render,
         "info": _info,
         "eval": run_eval,
+        "mesh": run_mesh,
     }
     try:
         return handlers[args.command](args)
