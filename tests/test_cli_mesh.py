@@ -29,7 +29,8 @@ def test_mesh_writes_what_export_mesh_writes(scene_file, tmp_path, capsys, suffi
     options = ["--resolution", "20", "--threshold", "2.5", "--half-size", "0.6"]
     assert main(["mesh", str(scene_file), "--out", str(out), "--device", "cpu", *options]) == 0
     scene, settings = load_scene(scene_file)
-    stats = export_mesh(scene, tmp_path / f"lib{suffix}", resolution=20, threshold=2.5, half_size=0.6, settings=settings)
+    lib = tmp_path / f"lib{suffix}"
+    stats = export_mesh(scene, lib, resolution=20, threshold=2.5, half_size=0.6, settings=settings)
     assert stats.faces > 100
     assert out.read_bytes() == stats.path.read_bytes()
     printed = capsys.readouterr().out

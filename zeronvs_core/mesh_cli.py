@@ -114,10 +114,9 @@ def _points(args: argparse.Namespace, scene, settings) -> int:
     if settings.fov_deg is None or settings.elevation_deg is None:
         raise ValueError(f"{args.scene} does not record its input camera, which --points orbits around")
     c2w = orbit_path(args.frames, settings.elevation_deg)
-    with tqdm(total=args.frames, desc="orbit frames", unit="frame", dynamic_ncols=True, disable=None, leave=False) as bar:
-        frames = render_path(
-            scene, c2w, settings.fov_deg, args.size, settings, lambda step, total, rgb: bar.update(1)
-        )
+    bar = tqdm(total=args.frames, desc="orbit frames", unit="frame", dynamic_ncols=True, disable=None, leave=False)
+    with bar:
+        frames = render_path(scene, c2w, settings.fov_deg, args.size, settings, lambda step, total, rgb: bar.update(1))
     stats = export_point_cloud(frames, c2w, settings.fov_deg, args.out, min_opacity=args.min_opacity)
     low, high = stats.bounds
     print(f"wrote {stats.path}: {stats.points} points; z-up bounds {_triple(low)} to {_triple(high)}")
