@@ -13,6 +13,7 @@ from .cameras import CameraPoseBuilder
 from .comfy_io import HAS_V3
 from .distill import SDSDistiller
 from .fields import LoadField, SaveField
+from .mesh import SaveMesh
 from .model import LoadModel, register_folder
 from .render import OrbitRenderer, SaveOrbitVideo
 from .sampler import Sampler
@@ -29,6 +30,7 @@ NODE_CLASSES: tuple = (
     SaveOrbitVideo,
     SaveField,
     LoadField,
+    SaveMesh,
 )
 
 register_folder()
