@@ -18,6 +18,7 @@ from .model import LoadModel, register_folder
 from .render import OrbitRenderer, SaveOrbitVideo
 from .sampler import Sampler
 from .scale import SceneNormalizer
+from .stock import StockConditioning
 
 NODE_CLASSES: tuple = (
     LoadModel,
@@ -31,6 +32,7 @@ NODE_CLASSES: tuple = (
     SaveField,
     LoadField,
     SaveMesh,
+    StockConditioning,
 )
 
 register_folder()
