@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument(
         "--dtype", choices=_DTYPE_NAMES, default="float16", help="weight precision of the output (default float16)"
     )
+    convert.add_argument(
+        "--comfyui",
+        action="store_true",
+        help="instead, write the official checkpoint with its EMA UNet for ComfyUI's CheckpointLoaderSimple",
+    )
     _add_job_parsers(commands)
     add_eval_arguments(commands.add_parser("eval", help=EVAL_HELP, description=EVAL_DESCRIPTION))
     add_mesh_arguments(commands.add_parser("mesh", help=MESH_HELP, description=MESH_DESCRIPTION))
@@ -172,6 +177,13 @@ def _convert(args: argparse.Namespace) -> int:
     from .model import load_zeronvs, save_zeronvs
 
     start = time.perf_counter()
+    if args.comfyui:
+        from .model.comfyui_checkpoint import save_comfyui_checkpoint
+
+        path, used_ema = save_comfyui_checkpoint(args.src, args.dst, dtype=getattr(torch, args.dtype))
+        unet = "EMA" if used_ema else "live (the file has no EMA)"
+        print(f"wrote {path} for ComfyUI ({path.stat().st_size / 2**20:.1f} MiB, {args.dtype}, {unet} UNet weights)")
+        return 0
     model = load_zeronvs(args.src, config=args.config)
     path = save_zeronvs(model, args.dst, dtype=getattr(torch, args.dtype))
     size_mb = path.stat().st_size / 2**20
