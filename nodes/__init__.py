@@ -13,10 +13,12 @@ from .cameras import CameraPoseBuilder
 from .comfy_io import HAS_V3
 from .distill import SDSDistiller
 from .fields import LoadField, SaveField
+from .mesh import SaveMesh
 from .model import LoadModel, register_folder
 from .render import OrbitRenderer, SaveOrbitVideo
 from .sampler import Sampler
 from .scale import SceneNormalizer
+from .stock import StockConditioning
 
 NODE_CLASSES: tuple = (
     LoadModel,
@@ -29,6 +31,8 @@ NODE_CLASSES: tuple = (
     SaveOrbitVideo,
     SaveField,
     LoadField,
+    SaveMesh,
+    StockConditioning,
 )
 
 register_folder()

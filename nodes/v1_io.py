@@ -16,10 +16,12 @@ __all__ = [
     "Boolean",
     "ComfyNode",
     "Combo",
+    "Conditioning",
     "Custom",
     "Float",
     "Image",
     "Int",
+    "Latent",
     "Mask",
     "NodeOutput",
     "Schema",
@@ -66,8 +68,8 @@ class Custom:
         return Output(self.io_type, id, display_name, tooltip)
 
 
-Boolean, Combo, Float, Image, Int, Mask, String = (
-    Custom(name) for name in ("BOOLEAN", "COMBO", "FLOAT", "IMAGE", "INT", "MASK", "STRING")
+Boolean, Combo, Conditioning, Float, Image, Int, Latent, Mask, String = (
+    Custom(name) for name in ("BOOLEAN", "COMBO", "CONDITIONING", "FLOAT", "IMAGE", "INT", "LATENT", "MASK", "STRING")
 )
 
 

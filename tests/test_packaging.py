@@ -104,7 +104,7 @@ def pack_name():
 def test_entry_point_without_comfyui_exports_v1_mappings(monkeypatch, pack_name):
     monkeypatch.setitem(sys.modules, "comfy_api", None)  # make sure no ComfyUI is importable
     pack = _load_pack(pack_name)
-    assert len(pack.NODE_CLASS_MAPPINGS) == 10 and all(key.startswith("ZeroNVS_") for key in pack.NODE_CLASS_MAPPINGS)
+    assert len(pack.NODE_CLASS_MAPPINGS) == 12 and all(key.startswith("ZeroNVS_") for key in pack.NODE_CLASS_MAPPINGS)
     assert list(pack.NODE_DISPLAY_NAME_MAPPINGS) == list(pack.NODE_CLASS_MAPPINGS)
     assert not hasattr(pack, "comfy_entrypoint")
 
@@ -126,7 +126,7 @@ def test_entry_point_with_comfyui_v3_exports_only_the_extension(fake_comfyui, pa
     assert isinstance(extension, sys.modules["comfy_api.latest"].ComfyExtension)
     nodes = asyncio.run(extension.get_node_list())
     assert [node.define_schema().node_id for node in nodes][:2] == ["ZeroNVS_LoadModel", "ZeroNVS_CameraPoseBuilder"]
-    assert len(nodes) == 10
+    assert len(nodes) == 12
 
 
 def test_library_never_imports_comfyui():

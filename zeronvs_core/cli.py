@@ -1,4 +1,4 @@
-"""The ``zeronvs`` command: ``views``, ``orbit``, ``render``, ``convert``, ``info`` and ``eval``.
+"""The ``zeronvs`` command: ``views``, ``orbit``, ``render``, ``mesh``, ``convert``, ``info`` and ``eval``.
 
 Argument parsing, progress bars and error printing live here; the work is done by ``jobs.py`` and the
 library. Bad arguments and unusable files print one ``zeronvs: error:`` line and exit with status 2;
@@ -12,6 +12,7 @@ import time
 
 from . import __version__
 from .eval_cli import EVAL_DESCRIPTION, EVAL_HELP, add_eval_arguments, run_eval
+from .mesh_cli import MESH_DESCRIPTION, MESH_HELP, add_mesh_arguments, run_mesh
 from .wild_defaults import ELEVATION_DEG, FOV_DEG, SCALE
 
 __all__ = ["build_parser", "main"]
@@ -47,8 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument(
         "--dtype", choices=_DTYPE_NAMES, default="float16", help="weight precision of the output (default float16)"
     )
+    convert.add_argument(
+        "--comfyui",
+        action="store_true",
+        help="instead, write the official checkpoint with its EMA UNet for ComfyUI's CheckpointLoaderSimple",
+    )
     _add_job_parsers(commands)
     add_eval_arguments(commands.add_parser("eval", help=EVAL_HELP, description=EVAL_DESCRIPTION))
+    add_mesh_arguments(commands.add_parser("mesh", help=MESH_HELP, description=MESH_DESCRIPTION))
     return parser
 
 
@@ -152,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         "render": _render,
         "info": _info,
         "eval": run_eval,
+        "mesh": run_mesh,
     }
     try:
         return handlers[args.command](args)
@@ -170,6 +178,13 @@ def _convert(args: argparse.Namespace) -> int:
     from .model import load_zeronvs, save_zeronvs
 
     start = time.perf_counter()
+    if args.comfyui:
+        from .model.comfyui_checkpoint import save_comfyui_checkpoint
+
+        path, used_ema = save_comfyui_checkpoint(args.src, args.dst, dtype=getattr(torch, args.dtype))
+        unet = "EMA" if used_ema else "live (the file has no EMA)"
+        print(f"wrote {path} for ComfyUI ({path.stat().st_size / 2**20:.1f} MiB, {args.dtype}, {unet} UNet weights)")
+        return 0
     model = load_zeronvs(args.src, config=args.config)
     path = save_zeronvs(model, args.dst, dtype=getattr(torch, args.dtype))
     size_mb = path.stat().st_size / 2**20

@@ -19,7 +19,7 @@ from .images import prepare_image
 from .model import ZeroNVSModel
 from .noise_schedule import betas
 
-__all__ = ["ddim_scheduler", "sample_latents", "sample_views"]
+__all__ = ["ddim_scheduler", "sample_latents", "sample_views", "view_conditioning"]
 
 StepCallback = Callable[[int, int, torch.Tensor], None]
 """``callback(step, total, latents)``: called after each of ``total`` steps (``step`` from 1) with the
@@ -134,19 +134,13 @@ def sample_views(
     Returns:
         ``[N,3,R,R]`` float32 views in [0,1] on the model's device (R = model resolution).
     """
-    target_c2w = validate_c2w(target_c2w, "target_c2w")
-    cond_c2w = _one_camera(cond_c2w)
-    count = target_c2w.shape[0]
-    image_pm1 = prepare_image(image, model.config.resolution).to(model.device) * 2.0 - 1.0
-    clip_embedding, concat_latent = model.embed_image(image_pm1)
-    camera = encode_camera(
-        target_c2w, cond_c2w.to(target_c2w).expand(count, 4, 4), fov_deg, model.config.camera_mode, scale
-    )
-    context = model.context(clip_embedding.expand(count, -1, -1), camera.to(model.device))
+    clip_embedding, camera, concat_latent = view_conditioning(model, image, cond_c2w, target_c2w, fov_deg, scale)
+    count = camera.shape[0]
+    context = model.context(clip_embedding, camera)
     latents = sample_latents(
         model,
         context,
-        concat_latent.expand(count, -1, -1, -1),
+        concat_latent,
         steps,
         guidance_scale,
         eta,
@@ -157,6 +151,33 @@ def sample_views(
     )
     views = torch.cat([model.decode(latents[i : i + batch_size]) for i in range(0, count, batch_size)])
     return (views * 0.5 + 0.5).clamp(0.0, 1.0)
+
+
+@torch.no_grad()
+def view_conditioning(
+    model: ZeroNVSModel, image: torch.Tensor, cond_c2w: torch.Tensor, target_c2w: torch.Tensor, fov_deg, scale
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """What the model is conditioned on for each target view (arguments as in ``sample_views``).
+
+    Returns:
+        ``(clip_embedding [N,1,D], camera [N,E], concat_latent [N,4,h,w])`` on the model's device, float32:
+        the photo's CLIP embedding and unscaled VAE posterior mode (``model.embed_image``, the official
+        preprocessing: ``images.prepare_image`` then [-1,1]) repeated per view, and ``encode_camera`` of
+        each target camera relative to the input one in the model's camera mode.
+    """
+    target_c2w = validate_c2w(target_c2w, "target_c2w")
+    cond_c2w = _one_camera(cond_c2w)
+    count = target_c2w.shape[0]
+    image_pm1 = prepare_image(image, model.config.resolution).to(model.device) * 2.0 - 1.0
+    clip_embedding, concat_latent = model.embed_image(image_pm1)
+    camera = encode_camera(
+        target_c2w, cond_c2w.to(target_c2w).expand(count, 4, 4), fov_deg, model.config.camera_mode, scale
+    )
+    return (
+        clip_embedding.expand(count, -1, -1),
+        camera.to(model.device, torch.float32),
+        concat_latent.expand(count, -1, -1, -1),
+    )
 
 
 def _one_camera(cond_c2w) -> torch.Tensor:

@@ -15,7 +15,7 @@ NODES_PACKAGE = Path(__file__).resolve().parents[2] / "nodes"
 def test_node_ids_are_unique_and_prefixed(comfy):
     schemas = [node.define_schema() for node in comfy.classes.values()]
     ids = [schema.node_id for schema in schemas]
-    assert len(ids) == len(set(ids)) == 10
+    assert len(ids) == len(set(ids)) == 12
     assert all(node_id.startswith("ZeroNVS_") for node_id in ids)
     assert all(schema.category.startswith("ZeroNVS/") for schema in schemas)
     names = [schema.display_name for schema in schemas]

@@ -158,6 +158,8 @@ String = _type("STRING", _StringInput)
 Combo = _type("COMBO", _ComboInput)
 Image = _type("IMAGE")
 Mask = _type("MASK")
+Conditioning = _type("CONDITIONING")
+Latent = _type("LATENT")
 
 
 @dataclass
