@@ -7,7 +7,7 @@ from safetensors.torch import load_file
 
 from zeronvs_core.cli import main
 from zeronvs_core.model import load_zeronvs, save_zeronvs
-from zeronvs_core.model.files import WeightFile
+from zeronvs_core.tensor_files import WeightFile
 
 
 def test_the_unet_keys_hold_the_ema_weights_and_the_rest_is_unchanged(tiny_files, tmp_path, capsys):

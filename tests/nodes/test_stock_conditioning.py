@@ -5,7 +5,8 @@ width is not the context width; the zero negative passed through) they give the 
 import pytest
 import torch
 
-from zeronvs_core.camera_set import CameraSet, orbit_arc
+from zeronvs_core.camera_set import CameraSet
+from zeronvs_core.cameras import orbit_path
 from zeronvs_core.conditioning import encode_camera
 from zeronvs_core.images import prepare_image
 from zeronvs_core.sampling import view_conditioning
@@ -16,7 +17,7 @@ def conditioned(comfy, photo):
     (handle,) = comfy.execute(
         "ZeroNVS_LoadModel", model_name="tiny-zeronvs.safetensors", device="cpu", precision="fp32"
     )
-    cameras = CameraSet(50.0, 20.0, orbit_arc(3, 20.0))
+    cameras = CameraSet(50.0, 20.0, orbit_path(3, 20.0, 1.0, 0.0, 360.0))
     outputs = comfy.execute("ZeroNVS_Conditioning", model=handle, image=photo, cameras=cameras, scale=0.7)
     return handle.ready(), photo, cameras, outputs
 
@@ -69,7 +70,7 @@ def test_a_batch_of_photos_is_one_clear_error(comfy, photo):
     (handle,) = comfy.execute(
         "ZeroNVS_LoadModel", model_name="tiny-zeronvs.safetensors", device="cpu", precision="fp32"
     )
-    cameras = CameraSet(50.0, 20.0, orbit_arc(2, 20.0))
+    cameras = CameraSet(50.0, 20.0, orbit_path(2, 20.0, 1.0, 0.0, 360.0))
     with pytest.raises(ValueError, match="^image: one photo is expected, got a batch of 2 images"):
         comfy.execute(
             "ZeroNVS_Conditioning", model=handle, image=photo.expand(2, -1, -1, -1), cameras=cameras, scale=0.7

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from .files import CheckpointError, WeightFile
+from ..tensor_files import CheckpointError, WeightFile
 from .official import check_official_layout, format_keys
 
 __all__ = ["comfyui_state_dict", "save_comfyui_checkpoint"]
