@@ -142,12 +142,18 @@ class ZeroNVSModel(nn.Module):
         inside (``context(clip_embedding, camera)``), so a DDP wrapper sees every trained weight."""
         return self.eps(latents, t, self.context(clip_embedding, camera), concat_latent)
 
-    def encode(self, image_pm1: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def encode(
+        self, image_pm1: torch.Tensor, generator: torch.Generator | None = None, noise: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Diffusion latents ``[B,4,h,w]`` = VAE posterior *sample* x scale_factor, with gradients to
-        the image (SDS backpropagates through the encoder)."""
+        the image (SDS backpropagates through the encoder). The sample is ``mean + std * noise``: ``noise``
+        ``[B,4,h,w]`` when given (what ``generator`` would draw: ``torch.randn`` in the model's dtype on its
+        device), else drawn from ``generator``."""
         _check_images(image_pm1, "image_pm1")
         posterior = self.vae.encode(image_pm1.to(self.dtype)).latent_dist
-        return posterior.sample(generator=generator).float() * self.config.scale_factor
+        if noise is None:
+            return posterior.sample(generator=generator).float() * self.config.scale_factor
+        return (posterior.mean + posterior.std * noise.to(posterior.mean)).float() * self.config.scale_factor
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Images ``[B,3,H,W]`` in about [-1,1] (not clamped) from diffusion latents ``[B,4,h,w]``."""
