@@ -46,6 +46,7 @@ def main() -> None:
         default="auto",
         help="DistillConfig.memory_budget_gib: GiB for a step's graph, 'auto' or 'none' (single pass)",
     )
+    parser.add_argument("--compile-unet", action="store_true", help="ZeroNVSModel.compile_unet() (CUDA graphs on CUDA)")
     args = parser.parse_args()
     budget = {"auto": "auto", "none": None}.get(args.memory_budget_gib.lower(), None)
     if args.memory_budget_gib.lower() not in ("auto", "none"):
@@ -53,6 +54,8 @@ def main() -> None:
     config_path = args.config or (str(TINY / "config.yaml") if args.model.startswith(str(TINY)) else None)
     dtype = getattr(torch, args.dtype) if args.dtype else (torch.float16 if args.device == "cuda" else torch.float32)
     model = load_zeronvs(args.model, config=config_path, device=args.device, dtype=dtype)
+    if args.compile_unet:
+        model.compile_unet()
     config = PRESETS[args.preset]
     if args.steps is not None:
         config = with_steps(config, args.steps)
