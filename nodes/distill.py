@@ -3,8 +3,6 @@ preview of the input view and Cancel honoured at every step."""
 
 from __future__ import annotations
 
-import dataclasses
-
 from .comfy_io import check_choice, io
 from .images import photo_from_image
 from .progress import progress
@@ -62,35 +60,12 @@ class SDSDistiller(io.ComfyNode):
                     "Needs 'anchors' from an Anchor Generator; off ignores them.",
                 ),
                 ANCHORS.Input("anchors", optional=True, tooltip="Anchor views (Anchor Generator)."),
-                io.Float.Input(
-                    "memory_budget_gib",
-                    default=0.0,
-                    min=0.0,
-                    max=1024.0,
-                    step=0.5,
-                    optional=True,
-                    tooltip="GiB a step's graph may take; larger steps back-propagate over ray chunks (same "
-                    "result, slower). 0: automatic (80% of free GPU memory; on a CPU a single pass).",
-                ),
             ],
             outputs=[FIELD.Output(display_name="field", tooltip="The distilled 3D field.")],
         )
 
     @classmethod
-    def execute(
-        cls,
-        model,
-        image,
-        cameras,
-        scale,
-        seed,
-        preset,
-        steps,
-        guidance_scale,
-        anchoring,
-        anchors=None,
-        memory_budget_gib=0.0,
-    ):
+    def execute(cls, model, image, cameras, scale, seed, preset, steps, guidance_scale, anchoring, anchors=None):
         import torch
 
         from zeronvs_core.distill import distill
@@ -100,7 +75,6 @@ class SDSDistiller(io.ComfyNode):
             raise ValueError("anchoring is on but no anchors are connected: add an Anchor Generator")
         anchors = anchors if anchoring else None
         config = _config(preset, steps, guidance_scale, seed, 0 if anchors is None else len(anchors.c2w))
-        config = dataclasses.replace(config, memory_budget_gib=memory_budget_gib or "auto")
         with torch.inference_mode(False), torch.enable_grad():  # ComfyUI runs nodes in inference mode
             result = distill(
                 model.ready(),
