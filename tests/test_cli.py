@@ -1,5 +1,6 @@
 """``zeronvs convert``: official checkpoint to the project's format, and one-line errors."""
 
+import pytest
 import torch
 
 from zeronvs_core.cli import main
@@ -34,3 +35,12 @@ def test_convert_errors_are_one_line(tiny_files, tmp_path, capsys):
     assert main(["convert", str(weights), str(tmp_path / "x.safetensors")]) == 2  # released config: mismatch
     err = capsys.readouterr().err
     assert "does not match the model architecture" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("budget", ["-1", "0", "lots"])
+def test_a_bad_memory_budget_is_one_line(budget, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["orbit", "photo.png", "--memory-budget-gib", budget])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and "Traceback" not in err
+    assert f"--memory-budget-gib: expected 'auto', 'none' or a positive number of GiB, got '{budget}'" in err

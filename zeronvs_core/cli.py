@@ -120,6 +120,13 @@ def _add_job_parsers(commands) -> None:
     orbit.add_argument("--anchors", type=int, default=0, help="number of SDS anchor views (default 0: off)")
     orbit.add_argument("--frames", type=int, default=None, help="orbit frames (default 120 on GPU, 48 on CPU)")
     orbit.add_argument("--size", type=int, default=None, help="frame size, pixels (default 256 on GPU, 96 on CPU)")
+    orbit.add_argument(
+        "--memory-budget-gib",
+        type=_memory_budget,
+        default="auto",
+        help="GiB for a distillation step's graph; larger steps back-propagate over ray chunks "
+        "('auto': 80%% of free GPU memory, single pass on CPU; 'none': always single pass)",
+    )
     orbit.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     orbit.add_argument("--out", default="outputs/orbit", help="output folder (default outputs/orbit)")
     common_arguments(orbit)
@@ -237,6 +244,7 @@ def _orbit(args: argparse.Namespace) -> int:
         steps=args.steps,
         anchors=args.anchors,
         seed=args.seed,
+        memory_budget_gib=args.memory_budget_gib,
         frames=args.frames,
         size=args.size,
         resume=args.resume,
@@ -247,6 +255,19 @@ def _orbit(args: argparse.Namespace) -> int:
     print(f"orbit video: {outputs['orbit']}\ndepth video: {outputs['depth']}\nfield: {outputs['field']}")
     print(f"settings and timings: {args.out}/run.json ({record['seconds']['total']:.0f} s in all)")
     return 0
+
+
+def _memory_budget(text: str) -> float | str | None:
+    """``--memory-budget-gib``: ``auto``, ``none`` or a positive number of GiB."""
+    if text.lower() in ("auto", "none"):
+        return None if text.lower() == "none" else "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected 'auto', 'none' or a positive number of GiB, got {text!r}")
+    return value
 
 
 def _render(args: argparse.Namespace) -> int:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,9 +26,12 @@ import torch.nn.functional as F
 from .anchors import AnchorConfig, Anchors, anchor_cameras, make_anchors, nearest_candidate
 from .cameras import orbit_camera, validate_fov_deg
 from .conditioning import encode_camera
+from .device_runtime import PhaseClock, device_generator, memory_budget_bytes, to_device
 from .images import prepare_image
 from .model import ZeroNVSModel
+from .nerf.deferred import DeferredRender, backward_deferred, render_deferred
 from .nerf.field import FieldConfig, GridConfig
+from .nerf.graph_memory import count_saved_bytes
 from .nerf.ray_sampling import proposal_loss
 from .nerf.scene import Scene, SceneRender
 from .noise_schedule import add_noise, alphas_cumprod
@@ -43,6 +45,12 @@ in [0,1]. It may raise to stop: a checkpoint of the last finished step is writte
 
 CHECKPOINT_NAME = "last.ckpt"
 _CHECKPOINT_FORMAT = "zeronvs-distill-1"
+READBACK_EVERY = 20
+"""Loss values are read back from the device (one synchronisation) every this many steps, at checkpoints
+and at the end; ``DistillResult.history`` is complete when ``distill`` returns."""
+GRAPH_OVERHEAD = 2.0
+"""Factor from the bytes autograd saves per ray (counted on a probe render) to the bytes a chunk needs with
+forward temporaries and backward scratch (the memory budget divides by the product)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +103,12 @@ class DistillConfig:
     """Write a checkpoint every this many steps (and when stopped)."""
     seed: int = 0
     """Seed of the run's random generator."""
+    memory_budget_gib: float | Literal["auto"] | None = "auto"
+    """GiB the autograd graph of a step's renders may take. A step whose renders would take more (bytes saved per
+    ray, counted once on a probe render, times ``GRAPH_OVERHEAD``, times the rays) uses deferred
+    back-propagation (``nerf.deferred``) over ray chunks that fit; the gradient is the single pass's up to the
+    order of summation, at about 1.4x the render time. ``None``: always a single pass. ``"auto"``: 80 % of
+    the free CUDA memory on CUDA, a single pass on the CPU (``device_runtime.memory_budget_bytes``)."""
 
     def __post_init__(self):
         if self.steps < 1:
@@ -107,6 +121,13 @@ class DistillConfig:
             raise ValueError(f"near and far must satisfy 0 < near < far, got {self.near}, {self.far}")
         if self.checkpoint_every < 1:
             raise ValueError(f"checkpoint_every must be >= 1, got {self.checkpoint_every}")
+        budget = self.memory_budget_gib
+        if not (
+            budget is None
+            or budget == "auto"
+            or (isinstance(budget, int | float) and not isinstance(budget, bool) and budget > 0)
+        ):
+            raise ValueError(f"memory_budget_gib must be None, 'auto' or a positive number of GiB, got {budget!r}")
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -175,7 +196,8 @@ class DistillResult:
     anchors: Anchors | None = None
     stopped: bool = False
     timings: dict[str, float] = field(default_factory=dict)
-    """Seconds spent in this call per phase: render, prior (VAE encode, UNet, SDS), backward, optimiser."""
+    """Seconds spent in this call per phase: render, prior (VAE encode, UNet, SDS), backward, optimiser
+    (empty unless timed: see ``distill``'s ``phase_timing``)."""
 
 
 def sds_loss(latents: torch.Tensor, noise: torch.Tensor, eps_guided: torch.Tensor, alphas_cumprod_t: torch.Tensor):
@@ -199,6 +221,7 @@ def distill(
     callback: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
     anchors: Anchors | None = None,
+    phase_timing: bool | None = None,
 ) -> DistillResult:
     """Distil ``model``'s novel views of ``image`` into a 3D scene.
 
@@ -216,6 +239,8 @@ def distill(
         should_stop: asked after every step; ``True`` writes a checkpoint and returns (``stopped``).
         anchors: anchor views made beforehand by ``make_anchors`` (for this image, FOV, scale and
             elevation) instead of generating ``config.anchors.count`` of them; their count must be that count.
+        phase_timing: fill ``DistillResult.timings``; ``None``: on the CPU (``perf_counter``, free) but not on
+            CUDA, where it records CUDA events (read back with the losses, every ``READBACK_EVERY`` steps).
     """
     validate_fov_deg(torch.tensor([float(fov_deg)]))
     if not -90.0 < elevation_deg < 90.0:
@@ -224,7 +249,8 @@ def distill(
         raise ValueError(f"scale must be positive, got {scale}")
     if anchors is not None:
         _check_anchors(anchors, config.anchors.count, elevation_deg)
-    run = _Run(model, image, fov_deg, elevation_deg, scale, config)
+    timed = model.device.type == "cpu" if phase_timing is None else phase_timing
+    run = _Run(model, image, fov_deg, elevation_deg, scale, config, timed)
     path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
     if resume and path is not None and path.is_file():
         run.load(path)
@@ -255,11 +281,12 @@ def distill(
 class _Run:
     """State of one distillation: scene, optimisers, generator, conditioning, step."""
 
-    def __init__(self, model, image, fov_deg, elevation_deg, scale, config: DistillConfig):
+    def __init__(self, model, image, fov_deg, elevation_deg, scale, config: DistillConfig, timed: bool = True):
         self.model, self.config, self.fov_deg, self.scale = model, config, float(fov_deg), float(scale)
         self.elevation_deg = float(elevation_deg)
         device = model.device
         self.generator = torch.Generator().manual_seed(config.seed)
+        self.device_generator = device_generator(self.generator, device)  # per-ray jitter, SDS and VAE noise
         with torch.random.fork_rng(devices=[]):  # seed the field's initialisation, leave the global RNG alone
             torch.manual_seed(config.seed)
             self.scene = Scene(config.field).to(device)
@@ -277,71 +304,117 @@ class _Run:
         self._anchor_guidance = torch.zeros(0, dtype=torch.bool)  # per SDS camera: nearest is an anchor
         self.ray_offsets: dict[int, torch.Tensor] = {}
         self._phase: Literal["idle", "computing", "updating"] = "idle"
-        self._step_start = (self.generator.get_state(), {})
-        self.timings = {"render": 0.0, "prior": 0.0, "backward": 0.0, "optimiser": 0.0}
+        self._step_start = (self._generator_states(), {})
+        self.timings = {"render": 0.0, "prior": 0.0, "backward": 0.0, "optimiser": 0.0} if timed else {}
+        self.clock = PhaseClock(self.timings, device, timed)
+        self._budget = memory_budget_bytes(config.memory_budget_gib, device)
+        self._bytes_per_ray: int | None = None
         self.step = 0
         self.history: list[dict[str, float]] = []
+        self._pending: list[dict[str, torch.Tensor]] = []  # loss values of steps not yet read back
         self._targets: dict[int, torch.Tensor] = {}
 
     def train_step(self) -> torch.Tensor:
         config, device = self.config, self.model.device
         phase = int(self.step >= config.switch_step)
         batch, size = config.batch_sizes[phase], config.render_sizes[phase]
-        clock = _PhaseClock(self.timings, device)
-        self._step_start = (self.generator.get_state(), dict(self.ray_offsets))
+        chunk = self._ray_chunk(batch, size)
+        self.clock.start()
+        self._step_start = (self._generator_states(), dict(self.ray_offsets))
         self._phase = "computing"
         c2w, azimuth = sample_cameras(config.cameras, self.step, batch, self.elevation_deg, self.generator)
-        sds_view = self._render(c2w.to(device), batch, size)
-        ref_view = self._render(self.input_c2w, 1, size, self._input_ray_offset(size))
-        clock.lap("render")
-        loss_sds = self._sds(sds_view, c2w, azimuth, self._condition(c2w, sds_view))
-        clock.lap("prior")
+        sds_view = self._render(to_device(c2w, device), batch, size, chunk=chunk)
+        ref_view = self._render(self.input_c2w, 1, size, self._input_ray_offset(size), chunk)
+        deferred = [view for view in (sds_view, ref_view) if isinstance(view, DeferredRender)]
+        if deferred:
+            sds_view, ref_view = sds_view.view, ref_view.view
+        self.clock.lap("render")
+        loss_sds = self._sds(sds_view, c2w, azimuth, self._condition(c2w, sds_view), bool(deferred))
+        self.clock.lap("prior")
         terms = {"sds": loss_sds, "rgb": F.mse_loss(ref_view.rgb, self._target(size))}
         terms.update(_regularisers(sds_view, ref_view, config))
         total = sum(_loss_weight(config, name) * value for name, value in terms.items())
         loss_proposal = sum(proposal_loss(*view.proposal_loss_inputs) for view in (sds_view, ref_view))
         self.optimizer.zero_grad(set_to_none=True)
         self.proposal_optimizer.zero_grad(set_to_none=True)
-        (total + loss_proposal).backward()
-        clock.lap("backward")
-        record = {**{k: v.item() for k, v in terms.items()}, "proposal": loss_proposal.item(), "total": total.item()}
+        if deferred:  # the image-level losses to the leaves (SDS is there already), then the chunks
+            total.backward()
+            for view in deferred:
+                backward_deferred(self.scene, view)
+        else:
+            (total + loss_proposal).backward()
+        self.clock.lap("backward")
+        values = {**terms, "proposal": loss_proposal, "total": total}
+        self._pending.append({name: value.detach() for name, value in values.items()})
         self._phase = "updating"
         self.optimizer.step()
         self.proposal_optimizer.step()
         self.step += 1
-        self.history.append(record)
         self._phase = "idle"
-        clock.lap("optimiser")
+        self.clock.lap("optimiser")
+        if len(self._pending) >= READBACK_EVERY:
+            self.read_back()
         return ref_view.rgb[0].detach().permute(2, 0, 1).clamp(0.0, 1.0)
+
+    def read_back(self) -> None:
+        """Move the pending steps' loss values to ``history`` (one device synchronisation), and the timings."""
+        if self._pending:
+            names = list(self._pending[0])
+            rows = torch.stack([torch.stack([record[name] for name in names]) for record in self._pending])
+            self.history.extend(dict(zip(names, row, strict=True)) for row in rows.float().tolist())
+            self._pending.clear()
+        self.clock.flush()
+
+    def _generator_states(self):
+        """The run generator's state and the device generator's when it is another one."""
+        separate = self.device_generator is not self.generator
+        return self.generator.get_state(), self.device_generator.get_state() if separate else None
+
+    def _ray_chunk(self, batch: int, size: int) -> int | None:
+        """Rays per chunk of deferred back-propagation for this step's renders; ``None``: a single pass."""
+        if self._budget is None:
+            return None
+        if self._bytes_per_ray is None:
+            self._bytes_per_ray = self._probe_bytes_per_ray()
+        if (batch + 1) * size * size * self._bytes_per_ray <= self._budget:
+            return None
+        return max(1, self._budget // self._bytes_per_ray)
+
+    def _probe_bytes_per_ray(self) -> int:
+        """Bytes a ray's graph needs: autograd's saved bytes on a 16^2 render of the input view (no random draws),
+        times ``GRAPH_OVERHEAD``."""
+        config, rays = self.config, 16 * 16
+        background = torch.zeros(3, device=self.model.device)
+        normals = config.lambda_orient > 0 or config.lambda_normal_smooth > 0
+        saved, _ = count_saved_bytes(
+            lambda: self.scene.render(
+                self.input_c2w, self.fov_deg, 16, 16, background, config.near, config.far,
+                config.proposal_samples, config.samples, normals=normals,
+            ),
+            exclude=[*self.scene.parameters(), *self.scene.buffers()],
+        )  # fmt: skip
+        return max(1, math.ceil(GRAPH_OVERHEAD * saved / rays))
 
     def _input_ray_offset(self, size: int) -> torch.Tensor:
         """The input view's constant ray jitter at ``size``, drawn the first time that size is rendered."""
         if size not in self.ray_offsets:
             self.ray_offsets[size] = torch.randn(2, 3, generator=self.generator) * self.config.input_ray_noise
-        return self.ray_offsets[size]
+        return to_device(self.ray_offsets[size], self.model.device)
 
-    def _render(self, c2w: torch.Tensor, batch: int, size: int, ray_offset=None) -> SceneRender:
-        config = self.config
+    def _render(self, c2w: torch.Tensor, batch: int, size: int, ray_offset=None, chunk: int | None = None):
+        """A ``SceneRender`` with its graph, or with ``chunk`` a ``DeferredRender`` (same draws)."""
+        config, device = self.config, self.model.device
         if config.background == "random":
-            background = torch.rand(batch, 3, generator=self.generator).to(c2w.device)
+            background = to_device(torch.rand(batch, 3, generator=self.generator), device)
         else:
-            background = torch.zeros(batch, 3, device=c2w.device)
+            background = torch.zeros(batch, 3, device=device)
         need_normals = config.lambda_orient > 0 or config.lambda_normal_smooth > 0
-        return self.scene.render(
-            c2w,
-            self.fov_deg,
-            size,
-            size,
-            background,
-            config.near,
-            config.far,
-            config.proposal_samples,
-            config.samples,
-            stratified=True,
-            normals=need_normals,
-            generator=self.generator,
-            ray_offset=ray_offset,
-        )
+        args = (c2w, self.fov_deg, size, size, background, config.near, config.far)
+        samples = (config.proposal_samples, config.samples)
+        options = {"stratified": True, "normals": need_normals, "generator": self.device_generator}
+        if chunk is not None:
+            return render_deferred(self.scene, *args, *samples, chunk, ray_offset=ray_offset, **options)
+        return self.scene.render(*args, *samples, ray_offset=ray_offset, **options)
 
     def _condition(self, c2w: torch.Tensor, view: SceneRender) -> torch.Tensor:
         """Per SDS camera: index of its conditioning candidate (0 = input, i > 0 = anchor i - 1)."""
@@ -358,13 +431,17 @@ class _Run:
         self._anchor_guidance = nearest > 0
         return chosen
 
-    def _sds(self, view: SceneRender, c2w, azimuth, chosen: torch.Tensor) -> torch.Tensor:
+    def _sds(self, view: SceneRender, c2w, azimuth, chosen: torch.Tensor, deferred: bool = False) -> torch.Tensor:
+        """The SDS loss of the views; ``deferred``: its value without a graph, its gradient already added to
+        ``view.rgb.grad`` by running the VAE encoder and its backward one view at a time."""
         model, config, device = self.model, self.config, self.model.device
-        resolution = model.config.resolution
-        rgb = F.interpolate(
-            view.rgb.permute(0, 3, 1, 2), (resolution, resolution), mode="bilinear", align_corners=False
-        )
-        latents = model.encode(rgb * 2.0 - 1.0, generator=self.generator)
+        if deferred:  # the draw ``posterior.sample(generator)`` makes, kept for the per-view encoder passes
+            shape = (view.rgb.shape[0], *self.concat_latent.shape[1:])
+            encoder_noise = torch.randn(shape, generator=self.device_generator, device=device, dtype=model.dtype)
+            with torch.no_grad():
+                latents = model.encode(_sds_input(view.rgb, model), noise=encoder_noise)
+        else:
+            latents = model.encode(_sds_input(view.rgb, model), generator=self.device_generator)
         t = sample_timesteps(
             self.step,
             azimuth,
@@ -376,13 +453,21 @@ class _Run:
         )
         clip, concat, cond_c2w = self._candidate_conditioning(chosen)
         camera = encode_camera(c2w, cond_c2w, self.fov_deg, model.config.camera_mode, self.scale)
-        context = model.context(clip, camera.to(device))
-        noise = torch.randn(latents.shape, generator=self.generator).to(device)
-        t_device = t.to(device)
+        context = model.context(clip, to_device(camera, device))
+        noise = torch.randn(latents.shape, generator=self.device_generator, device=device)
+        t_device = to_device(t, device)
         noisy = add_noise(latents.detach(), noise, self.alphas_cumprod[t_device])
         with torch.no_grad():
             eps = self._guided_eps(noisy, t_device, context, concat)
-        return sds_loss(latents, noise, eps, self.alphas_cumprod[t_device])
+        if not deferred:
+            return sds_loss(latents, noise, eps, self.alphas_cumprod[t_device])
+        leaf = latents.detach().requires_grad_(True)  # d(lambda_sds * loss) / d latents, then per view to the pixels
+        loss = sds_loss(leaf, noise, eps, self.alphas_cumprod[t_device])
+        (config.lambda_sds * loss).backward()
+        for i in range(latents.shape[0]):
+            one = model.encode(_sds_input(view.rgb[i : i + 1], model), noise=encoder_noise[i : i + 1])
+            one.backward(leaf.grad[i : i + 1])
+        return loss.detach()
 
     def _guided_eps(self, noisy, t, context, concat) -> torch.Tensor:
         scale = self.config.guidance_scale
@@ -411,6 +496,7 @@ class _Run:
         return self._targets[size]
 
     def result(self, stopped: bool) -> DistillResult:
+        self.read_back()
         return DistillResult(self.scene, self.step, self.history, self.anchors, stopped, dict(self.timings))
 
     def save_interrupted(self, path: Path) -> None:
@@ -418,8 +504,10 @@ class _Run:
         goes back to the step's start), so resuming repeats it exactly; one interrupted during the update
         itself keeps the previous checkpoint."""
         if self._phase == "computing":
-            generator_state, ray_offsets = self._step_start
+            (generator_state, device_state), ray_offsets = self._step_start
             self.generator.set_state(generator_state)
+            if device_state is not None:
+                self.device_generator.set_state(device_state)
             self.ray_offsets = ray_offsets
             self._phase = "idle"
         if self._phase == "idle":
@@ -427,6 +515,7 @@ class _Run:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_back()
         state = {
             "format": _CHECKPOINT_FORMAT,
             "config": self.config.to_json(),
@@ -436,6 +525,7 @@ class _Run:
             "optimizer": self.optimizer.state_dict(),
             "proposal_optimizer": self.proposal_optimizer.state_dict(),
             "generator": self.generator.get_state(),
+            "device_generator": self._generator_states()[1],  # None when it is the run's generator (CPU)
             "history": json.dumps(self.history),
             "ray_offsets": {str(size): offset for size, offset in self.ray_offsets.items()},
             "anchors": None if self.anchors is None else dataclasses.asdict(self.anchors),
@@ -458,6 +548,8 @@ class _Run:
         self.optimizer.load_state_dict(state["optimizer"])
         self.proposal_optimizer.load_state_dict(state["proposal_optimizer"])
         self.generator.set_state(state["generator"].cpu())
+        if state.get("device_generator") is not None and self.device_generator is not self.generator:
+            self.device_generator.set_state(state["device_generator"].cpu())
         self.step = int(state["step"])
         self.history = json.loads(state["history"])
         self.ray_offsets = {int(size): offset.cpu() for size, offset in state["ray_offsets"].items()}
@@ -467,26 +559,20 @@ class _Run:
             )
 
 
+def _sds_input(rgb: torch.Tensor, model: ZeroNVSModel) -> torch.Tensor:
+    """Renders ``[B,H,W,3]`` in [0,1] as the VAE's input: ``[B,3,r,r]`` in [-1,1] at the model's resolution."""
+    resolution = model.config.resolution
+    return (
+        F.interpolate(rgb.permute(0, 3, 1, 2), (resolution, resolution), mode="bilinear", align_corners=False) * 2 - 1
+    )
+
+
 def _check_anchors(anchors: Anchors, count: int, elevation_deg: float) -> None:
     """Raise unless ``anchors`` are ``count`` anchors at the cameras ``anchor_cameras`` gives for this elevation."""
     if anchors.c2w.shape[0] != count:
         raise ValueError(f"anchors: got {anchors.c2w.shape[0]} anchor views, but config.anchors.count is {count}")
     if not torch.allclose(anchors.c2w.cpu().float(), anchor_cameras(count, elevation_deg), atol=1e-5):
         raise ValueError(f"anchors were made for another input camera, not elevation {elevation_deg} degrees")
-
-
-class _PhaseClock:
-    """Adds the wall time since the previous lap to ``totals[name]`` (synchronising CUDA first)."""
-
-    def __init__(self, totals: dict[str, float], device: torch.device):
-        self.totals, self.device, self.last = totals, device, time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        now = time.perf_counter()
-        self.totals[name] += now - self.last
-        self.last = now
 
 
 def _loss_weight(config: DistillConfig, name: str) -> float:

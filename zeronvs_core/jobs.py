@@ -134,6 +134,7 @@ def orbit(
     steps: int | None = None,
     anchors: int = 0,
     seed: int = 0,
+    memory_budget_gib: float | str | None = "auto",
     frames: int | None = None,
     size: int | None = None,
     resume: bool = False,
@@ -146,7 +147,8 @@ def orbit(
 
     ``preset`` defaults to ``default_preset``; ``steps`` shortens or lengthens it (every schedule scaled);
     ``frames`` and ``size`` default to 120 frames of 256 pixels on a GPU and 48 of 96 on the CPU. An
-    interrupted run (Ctrl-C) leaves its checkpoint; ``resume=True`` with the same settings continues it."""
+    interrupted run (Ctrl-C) leaves its checkpoint; ``resume=True`` with the same settings continues it.
+    ``memory_budget_gib``: ``DistillConfig.memory_budget_gib``."""
     from .distill import PRESETS, distill, with_steps
     from .images import read_image
     from .render import save_scene, settings_for
@@ -164,6 +166,7 @@ def orbit(
     if steps is not None:
         config = with_steps(config, steps)
     config = dataclasses.replace(config, seed=seed, anchors=dataclasses.replace(config.anchors, count=anchors))
+    config = dataclasses.replace(config, memory_budget_gib=memory_budget_gib)
     settings = {
         "image": image_path,
         "model": _model_name(model),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from ..device_runtime import prefer_expandable_segments
 from ..tensor_files import CheckpointError, WeightFile, save_tensors
 from .config import ZeroNVSConfig, config_from_ldm, read_ldm_config
 from .official import check_official_layout, convert_official_weights, format_keys
@@ -57,6 +58,7 @@ def load_zeronvs(
     """
     device = torch.device(device)
     _check_device_and_dtype(device, dtype)
+    prefer_expandable_segments(device)  # before the first CUDA allocation: see device_runtime
     weights = WeightFile(path, dtype=dtype)
     if weights.metadata.get("format") == FORMAT_NAME:
         if config is not None:

@@ -41,6 +41,7 @@ class ZeroNVSModel(nn.Module):
         clip_config._attn_implementation = "sdpa"
         self.image_encoder = CLIPVisionModelWithProjection(clip_config)
         self.cc_projection = nn.Linear(config.clip_dim + config.camera_dim, config.context_dim)
+        self._compiled_unet = None  # a plain attribute (not a submodule): the state dict is unchanged
 
     @property
     def device(self) -> torch.device:
@@ -142,23 +143,43 @@ class ZeroNVSModel(nn.Module):
         inside (``context(clip_embedding, camera)``), so a DDP wrapper sees every trained weight."""
         return self.eps(latents, t, self.context(clip_embedding, camera), concat_latent)
 
-    def encode(self, image_pm1: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def encode(
+        self, image_pm1: torch.Tensor, generator: torch.Generator | None = None, noise: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Diffusion latents ``[B,4,h,w]`` = VAE posterior *sample* x scale_factor, with gradients to
-        the image (SDS backpropagates through the encoder)."""
+        the image (SDS backpropagates through the encoder). The sample is ``mean + std * noise``: ``noise``
+        ``[B,4,h,w]`` when given (what ``generator`` would draw: ``torch.randn`` in the model's dtype on its
+        device), else drawn from ``generator``."""
         _check_images(image_pm1, "image_pm1")
         posterior = self.vae.encode(image_pm1.to(self.dtype)).latent_dist
-        return posterior.sample(generator=generator).float() * self.config.scale_factor
+        if noise is None:
+            return posterior.sample(generator=generator).float() * self.config.scale_factor
+        return (posterior.mean + posterior.std * noise.to(posterior.mean)).float() * self.config.scale_factor
 
     def decode(self, latents: torch.Tensor) -> torch.Tensor:
         """Images ``[B,3,H,W]`` in about [-1,1] (not clamped) from diffusion latents ``[B,4,h,w]``."""
         _check_latents(latents, "latents", self.config.latent_channels)
         return self.vae.decode((latents / self.config.scale_factor).to(self.dtype)).sample.float()
 
+    def compile_unet(self, cuda_graphs: bool | None = None) -> None:
+        """Run the UNet through ``torch.compile`` from now on (every ``eps`` call: SDS guidance and
+        ``sample_views``); off unless called. ``cuda_graphs`` (default: on CUDA) uses ``mode="reduce-overhead"``,
+        which replays the compiled UNet as a CUDA graph, for a call that is launch-bound (one guided call at
+        batch 2: 49.9 ms on an H200, 0.9 % of matmul peak). Shapes are static: each new batch or latent size
+        compiles once more. Inference only (``eps`` runs it under ``no_grad`` in SDS); the double backward of
+        the field is never compiled (torch.compile does not support it). The CUDA-graph mode has not run on a
+        GPU yet (written on a CPU-only machine)."""
+        graphs = self.device.type == "cuda" if cuda_graphs is None else cuda_graphs
+        compiled = torch.compile(self.unet, mode="reduce-overhead" if graphs else None, dynamic=False)
+        object.__setattr__(self, "_compiled_unet", compiled)  # not registered as a submodule
+
     def _unet(self, latents, timesteps, context, concat_latent) -> torch.Tensor:
         sample = torch.cat([latents, concat_latent], dim=1).to(self.dtype)
+        unet = self.unet if self._compiled_unet is None else self._compiled_unet
         with self._autocast():
-            out = self.unet(sample, timesteps, encoder_hidden_states=context.to(self.dtype)).sample
-        return out.float()
+            out = unet(sample, timesteps, encoder_hidden_states=context.to(self.dtype)).sample
+        # a CUDA-graph replay overwrites its output buffer at the next call: copy it out
+        return out.float().clone() if self._compiled_unet is not None else out.float()
 
     def _autocast(self):
         """Autocast in the weights' half precision on CUDA (as the official guidance); a no-op otherwise."""

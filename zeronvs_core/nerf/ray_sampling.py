@@ -19,7 +19,15 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["ProposalLevel", "importance_sample", "proposal_loss", "s_to_t", "sample_along_rays"]
+__all__ = [
+    "ProposalLevel",
+    "draw_jitter",
+    "importance_sample",
+    "proposal_levels",
+    "proposal_loss",
+    "s_to_t",
+    "sample_along_rays",
+]
 
 DensityFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """``fn(t_starts [R,S], t_ends [R,S]) -> densities [R,S]``: a closure over the rays built by the caller."""
@@ -46,6 +54,7 @@ def importance_sample(
     n_intervals: int,
     stratified: bool = False,
     generator: torch.Generator | None = None,
+    jitter: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Inverse transform sampling of new interval edges ``[R,n_intervals+1]`` from a piecewise-linear CDF.
 
@@ -55,12 +64,14 @@ def importance_sample(
         n_intervals: intervals per ray in the output.
         stratified: jitter each output edge within its stratum (``(i + u_i) / (n + 1)``); otherwise the
             edges are at evenly spaced CDF values from the first to the last, endpoints included.
-        generator: random source of the jitter.
+        generator: random source of the jitter (drawn on the generator's device; the CPU when ``None``).
+        jitter: ``[R,n_intervals+1]`` uniform draws in [0,1) to use instead of drawing them (``draw_jitter``).
     """
     rays = edges.shape[0]
     if stratified:
-        # drawn on the CPU, where the run's generator lives, so a run is reproducible on any device
-        jitter = torch.rand(rays, n_intervals + 1, generator=generator).to(edges.device)
+        if jitter is None:
+            (jitter,) = draw_jitter(rays, [], n_intervals, generator)
+        jitter = jitter.to(edges.device)
         u = (torch.arange(n_intervals + 1, device=edges.device) + jitter) / (n_intervals + 1)
     else:
         u = torch.linspace(0.0, 1.0, n_intervals + 1, device=edges.device).expand(rays, -1)
@@ -73,6 +84,16 @@ def importance_sample(
     return edge_left + fraction * (edge_right - edge_left)
 
 
+def draw_jitter(
+    n_rays: int, proposal_samples: Sequence[int], n_samples: int, generator: torch.Generator | None = None
+) -> list[torch.Tensor]:
+    """The uniform draws of a stratified ``sample_along_rays``, in the order it makes them: ``[R,count+1]`` per
+    proposal level, then ``[R,n_samples+1]``. Drawn on ``generator``'s device (the CPU when ``None``), so a CUDA
+    generator keeps the run free of host-to-device copies; the draws are those of ``torch.rand`` on it."""
+    device = generator.device if generator is not None else torch.device("cpu")
+    return [torch.rand(n_rays, n + 1, generator=generator, device=device) for n in [*proposal_samples, n_samples]]
+
+
 def sample_along_rays(
     proposal_fns: Sequence[DensityFn],
     proposal_samples: Sequence[int],
@@ -83,8 +104,12 @@ def sample_along_rays(
     stratified: bool = False,
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
+    jitter: Sequence[torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, list[ProposalLevel], torch.Tensor]:
     """Sample intervals for the field with proposal networks (nerfacc ``PropNetEstimator.sampling``).
+
+    ``jitter`` (stratified only): the draws of ``draw_jitter`` to use instead of drawing from ``generator``;
+    the intervals of a ray then depend on that ray's draws alone, so rays can be sampled in chunks.
 
     Returns:
         ``(t_starts [R,n_samples], t_ends [R,n_samples], levels, edges)``: the final intervals as
@@ -94,16 +119,31 @@ def sample_along_rays(
         raise ValueError(f"near and far must satisfy 0 < near < far, got near={near}, far={far}")
     edges = torch.tensor([0.0, 1.0], device=device).expand(n_rays, 2)
     cdfs = edges
+    if stratified and jitter is None:
+        jitter = draw_jitter(n_rays, proposal_samples, n_samples, generator)
+    draws = list(jitter) if stratified else [None] * (len(proposal_fns) + 1)
     levels = []
-    for density_fn, count in zip(proposal_fns, proposal_samples, strict=True):
-        edges = importance_sample(edges, cdfs.detach(), count, stratified, generator)
-        t = s_to_t(edges, near, far)
-        densities = density_fn(t[:, :-1], t[:, 1:])
-        cdfs = _cdf_at_edges(_transmittance(t[:, :-1], t[:, 1:], densities))
-        levels.append(ProposalLevel(edges, cdfs))
-    edges = importance_sample(edges, cdfs.detach(), n_samples, stratified, generator)
+    for density_fn, count, draw in zip(proposal_fns, proposal_samples, draws, strict=False):
+        edges = importance_sample(edges, cdfs.detach(), count, stratified, jitter=draw)
+        (level,) = proposal_levels([density_fn], [edges], near, far)
+        cdfs = level.cdfs
+        levels.append(level)
+    edges = importance_sample(edges, cdfs.detach(), n_samples, stratified, jitter=draws[-1])
     t = s_to_t(edges, near, far)
     return t[:, :-1], t[:, 1:], levels, edges
+
+
+def proposal_levels(
+    proposal_fns: Sequence[DensityFn], level_edges: Sequence[torch.Tensor], near: float, far: float
+) -> list[ProposalLevel]:
+    """The proposal levels at given interval edges ``[R,K+1]`` (in ``s``), their CDFs evaluated with gradients:
+    how deferred back-propagation rebuilds the proposal loss's graph for rays sampled earlier without one."""
+    levels = []
+    for density_fn, edges in zip(proposal_fns, level_edges, strict=True):
+        t = s_to_t(edges, near, far)
+        densities = density_fn(t[:, :-1], t[:, 1:])
+        levels.append(ProposalLevel(edges, _cdf_at_edges(_transmittance(t[:, :-1], t[:, 1:], densities))))
+    return levels
 
 
 def proposal_loss(edges: torch.Tensor, transmittance: torch.Tensor, levels: Sequence[ProposalLevel]) -> torch.Tensor:
