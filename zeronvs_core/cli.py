@@ -1,8 +1,10 @@
 """The ``zeronvs`` command: ``views``, ``orbit``, ``render``, ``mesh``, ``convert``, ``info`` and ``eval``.
 
 Argument parsing, progress bars and error printing live here; the work is done by ``jobs.py`` and the
-library. Bad arguments and unusable files print one ``zeronvs: error:`` line and exit with status 2;
-Ctrl-C exits with 130 after leaving a checkpoint that ``--resume`` continues."""
+library, which check every argument and input before any heavy work (loading a model, distilling).
+Bad arguments, unusable files and any ``OSError`` on inputs or outputs print one ``zeronvs: error:``
+line naming the path and exit with status 2; Ctrl-C exits with 130 after leaving a checkpoint that
+``--resume`` continues."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from .eval_cli import EVAL_DESCRIPTION, EVAL_HELP, add_eval_arguments, run_eval
 from .mesh_cli import MESH_DESCRIPTION, MESH_HELP, add_mesh_arguments, run_mesh
 from .wild_defaults import ELEVATION_DEG, FOV_DEG, SCALE
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "error_line", "main"]
 
 _DTYPE_NAMES = ("float16", "float32")
 
@@ -140,8 +142,8 @@ def _add_job_parsers(commands) -> None:
     render.add_argument("--fov", type=float, default=None, help="vertical FOV, degrees (default: the input's)")
     render.add_argument("--elevation", type=float, default=None, help="orbit elevation, degrees (default: the input's)")
     render.add_argument("--distance", type=float, default=1.0, help="orbit radius, input-camera units (default 1)")
-    render.add_argument("--frames", type=int, default=120, help="number of frames (default 120)")
-    render.add_argument("--size", type=int, default=256, help="frame size, pixels (default 256)")
+    render.add_argument("--frames", type=int, default=None, help="number of frames (default 120 on GPU, 48 on CPU)")
+    render.add_argument("--size", type=int, default=None, help="frame size, pixels (default 256 on GPU, 96 on CPU)")
     render.add_argument("--out", default="outputs/render", help="output folder (default outputs/render)")
     common_arguments(render, seed=False)
 
@@ -170,20 +172,35 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return handlers[args.command](args)
-    except (FileNotFoundError, ValueError) as error:
-        print(f"zeronvs: error: {error}", file=sys.stderr)
+    except (OSError, ValueError) as error:
+        _close_bars()
+        print(f"zeronvs: error: {error_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        _close_bars()
         hint = " (continue with --resume)" if args.command == "orbit" else ""
         print(f"zeronvs: interrupted{hint}", file=sys.stderr)
         return 130
+    finally:
+        _BARS.clear()
+
+
+def error_line(error: Exception) -> str:
+    """One line for an error: an ``OSError`` from the system as ``PATH: reason`` (``PATH -> PATH2`` when it
+    has two), any other error as its message with line breaks folded."""
+    if isinstance(error, OSError) and error.filename is not None:
+        paths = str(error.filename) + (f" -> {error.filename2}" if error.filename2 is not None else "")
+        return f"{paths}: {error.strerror or error}"
+    return " ".join(str(error).split())
 
 
 def _convert(args: argparse.Namespace) -> int:
     import torch
 
     from .model import load_zeronvs, save_zeronvs
+    from .model.loading import check_destination
 
+    check_destination(args.dst)
     start = time.perf_counter()
     if args.comfyui:
         from .model.comfyui_checkpoint import save_comfyui_checkpoint
@@ -200,10 +217,21 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+_BARS: list = []
+"""Progress bars opened by ``_progress``: closed before an error is printed, so it starts its own line."""
+
+
 def _progress(description: str, total: int):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=description, unit="step", dynamic_ncols=True)
+    bar = tqdm(total=total, desc=description, unit="step", dynamic_ncols=True)
+    _BARS.append(bar)
+    return bar
+
+
+def _close_bars() -> None:
+    while _BARS:
+        _BARS.pop().close()
 
 
 def _camera(args: argparse.Namespace):

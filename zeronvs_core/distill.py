@@ -27,6 +27,7 @@ from .anchors import AnchorConfig, Anchors, anchor_cameras, make_anchors, neares
 from .cameras import orbit_camera, validate_fov_deg
 from .conditioning import encode_camera
 from .device_runtime import PhaseClock, device_generator, memory_budget_bytes, to_device
+from .fingerprint import photo_sha256, weights_sha256
 from .images import prepare_image
 from .model import ZeroNVSModel
 from .nerf.deferred import DeferredRender, backward_deferred, render_deferred
@@ -44,7 +45,7 @@ ProgressCallback = Callable[[int, int, torch.Tensor], None]
 in [0,1]. It may raise to stop: a checkpoint of the last finished step is written first."""
 
 CHECKPOINT_NAME = "last.ckpt"
-_CHECKPOINT_FORMAT = "zeronvs-distill-1"
+_CHECKPOINT_FORMAT = "zeronvs-distill-2"
 READBACK_EVERY = 20
 """Loss values are read back from the device (one synchronisation) every this many steps, at checkpoints
 and at the end; ``DistillResult.history`` is complete when ``distill`` returns."""
@@ -198,6 +199,8 @@ class DistillResult:
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds spent in this call per phase: render, prior (VAE encode, UNet, SDS), backward, optimiser
     (empty unless timed: see ``distill``'s ``phase_timing``)."""
+    start_step: int = 0
+    """Step this call started from: the checkpoint's step when resumed, else 0."""
 
 
 def sds_loss(latents: torch.Tensor, noise: torch.Tensor, eps_guided: torch.Tensor, alphas_cumprod_t: torch.Tensor):
@@ -215,7 +218,7 @@ def distill(
     fov_deg: float,
     elevation_deg: float,
     scale: float,
-    config: DistillConfig = OFFICIAL,
+    config: DistillConfig | None = None,
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     callback: ProgressCallback | None = None,
@@ -231,9 +234,12 @@ def distill(
         fov_deg: vertical FOV of the square crop, degrees.
         elevation_deg: the input camera's elevation, degrees (31 in the official example).
         scale: the viewer scale s (0.7 for photos in the wild).
-        config: the recipe (see ``PRESETS``).
+        config: the recipe (see ``PRESETS``); ``None`` is ``PRESETS["official"]``, the paper's in-the-wild
+            recipe: 4000 steps, 6 views of 128 px then 1 of 256 px per step, made for a GPU.
         checkpoint_dir: where ``last.ckpt`` is written every ``config.checkpoint_every`` steps and when
-            stopped; ``None`` writes none.
+            stopped; ``None`` writes none. The checkpoint records the config, the camera settings and the
+            SHA-256 of the photo (``fingerprint.photo_sha256``) and of the model's weights
+            (``fingerprint.weights_sha256``).
         resume: continue from ``checkpoint_dir/last.ckpt`` when it exists.
         callback: see ``ProgressCallback``.
         should_stop: asked after every step; ``True`` writes a checkpoint and returns (``stopped``).
@@ -241,7 +247,12 @@ def distill(
             elevation) instead of generating ``config.anchors.count`` of them; their count must be that count.
         phase_timing: fill ``DistillResult.timings``; ``None``: on the CPU (``perf_counter``, free) but not on
             CUDA, where it records CUDA events (read back with the losses, every ``READBACK_EVERY`` steps).
+
+    Raises:
+        ValueError: bad camera settings or anchors; on ``resume``, a checkpoint written with another
+            config, camera, photo or model (the message names which).
     """
+    config = OFFICIAL if config is None else config
     validate_fov_deg(torch.tensor([float(fov_deg)]))
     if not -90.0 < elevation_deg < 90.0:
         raise ValueError(f"elevation_deg must be in (-90, 90), got {elevation_deg}")
@@ -254,6 +265,7 @@ def distill(
     path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
     if resume and path is not None and path.is_file():
         run.load(path)
+        run.start_step = run.step
     elif anchors is not None:
         run.anchors = anchors
     elif config.anchors.count > 0:
@@ -309,7 +321,7 @@ class _Run:
         self.clock = PhaseClock(self.timings, device, timed)
         self._budget = memory_budget_bytes(config.memory_budget_gib, device)
         self._bytes_per_ray: int | None = None
-        self.step = 0
+        self.step = self.start_step = 0
         self.history: list[dict[str, float]] = []
         self._pending: list[dict[str, torch.Tensor]] = []  # loss values of steps not yet read back
         self._targets: dict[int, torch.Tensor] = {}
@@ -497,7 +509,13 @@ class _Run:
 
     def result(self, stopped: bool) -> DistillResult:
         self.read_back()
-        return DistillResult(self.scene, self.step, self.history, self.anchors, stopped, dict(self.timings))
+        return DistillResult(
+            self.scene, self.step, self.history, self.anchors, stopped, dict(self.timings), self.start_step
+        )
+
+    def fingerprints(self) -> dict[str, str]:
+        """SHA-256 of the photo and of the model's weights (``fingerprint``), as the checkpoint records them."""
+        return {"photo_sha256": photo_sha256(self.image), "model_sha256": weights_sha256(self.model)}
 
     def save_interrupted(self, path: Path) -> None:
         """Checkpoint after an exception: a step interrupted before its update is undone (the generator
@@ -520,6 +538,7 @@ class _Run:
             "format": _CHECKPOINT_FORMAT,
             "config": self.config.to_json(),
             "inputs": json.dumps({"fov_deg": self.fov_deg, "elevation_deg": self.elevation_deg, "scale": self.scale}),
+            "fingerprints": json.dumps(self.fingerprints()),
             "step": self.step,
             "scene": self.scene.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -544,6 +563,7 @@ class _Run:
         mine = {"fov_deg": self.fov_deg, "elevation_deg": self.elevation_deg, "scale": self.scale}
         if any(not math.isclose(inputs[key], mine[key]) for key in mine):
             raise ValueError(f"{path} was written for other camera settings {inputs}; resume with the same ones")
+        _check_fingerprints(path, json.loads(state["fingerprints"]), self.fingerprints())
         self.scene.load_state_dict(state["scene"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.proposal_optimizer.load_state_dict(state["proposal_optimizer"])
@@ -573,6 +593,17 @@ def _check_anchors(anchors: Anchors, count: int, elevation_deg: float) -> None:
         raise ValueError(f"anchors: got {anchors.c2w.shape[0]} anchor views, but config.anchors.count is {count}")
     if not torch.allclose(anchors.c2w.cpu().float(), anchor_cameras(count, elevation_deg), atol=1e-5):
         raise ValueError(f"anchors were made for another input camera, not elevation {elevation_deg} degrees")
+
+
+def _check_fingerprints(path: Path, recorded: dict[str, str], mine: dict[str, str]) -> None:
+    """Raise unless the checkpoint at ``path`` was written for this photo and this model."""
+    what = {"photo_sha256": "photo (its pixels differ)", "model_sha256": "model (its weights differ)"}
+    for key, description in what.items():
+        if recorded[key] != mine[key]:
+            raise ValueError(
+                f"{path} was written for another {description}: sha256 {recorded[key][:12]}... then, "
+                f"{mine[key][:12]}... now; resume with the same one, or start afresh"
+            )
 
 
 def _loss_weight(config: DistillConfig, name: str) -> float:

@@ -19,7 +19,7 @@ from .images import prepare_image
 from .model import ZeroNVSModel
 from .noise_schedule import betas
 
-__all__ = ["ddim_scheduler", "sample_latents", "sample_views", "view_conditioning"]
+__all__ = ["check_sampling_args", "ddim_scheduler", "sample_latents", "sample_views", "view_conditioning"]
 
 StepCallback = Callable[[int, int, torch.Tensor], None]
 """``callback(step, total, latents)``: called after each of ``total`` steps (``step`` from 1) with the
@@ -72,7 +72,7 @@ def sample_latents(
     """
     from diffusers.utils.torch_utils import randn_tensor
 
-    _check_sampling_args(steps, guidance_scale, eta, batch_size)
+    check_sampling_args(steps, guidance_scale, eta, batch_size)
     count = concat_latent.shape[0]
     shape = (count, model.config.latent_channels, model.config.latent_size, model.config.latent_size)
     if init_noise is None:
@@ -189,7 +189,9 @@ def _one_camera(cond_c2w) -> torch.Tensor:
     return cond_c2w
 
 
-def _check_sampling_args(steps: int, guidance_scale: float, eta: float, batch_size: int) -> None:
+def check_sampling_args(steps: int, guidance_scale: float, eta: float, batch_size: int = 1) -> None:
+    """Raise ``ValueError`` unless ``steps`` is an integer in [1, 1000], ``guidance_scale`` in [0, 100],
+    ``eta`` in [0, 1] and ``batch_size`` a positive integer (what ``sample_latents`` accepts)."""
     if not isinstance(steps, int) or not 1 <= steps <= 1000:
         raise ValueError(f"steps must be an integer in [1, 1000], got {steps!r}")
     if not 0.0 <= float(guidance_scale) <= 100.0:

@@ -15,6 +15,7 @@ metadata in the header (a ``format`` tag plus JSON configs), read back with ``We
 from __future__ import annotations
 
 import pickle
+import re
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -24,6 +25,25 @@ import torch
 __all__ = ["CheckpointError", "WeightFile", "save_tensors"]
 
 _TORCH_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
+_LEGACY_TORCH_START = bytes.fromhex("80028a0a6cfc9c46f9206aa85019")
+"""How ``torch.save(..., _use_new_zipfile_serialization=False)`` files begin: pickle protocol 2, then
+PyTorch's magic number 0x1950a86a20f9469cfc6c."""
+
+
+def _sniff(path: Path) -> str | None:
+    """What the bytes of ``path`` are: ``"zip"`` (torch.save), ``"legacy"`` (old torch.save),
+    ``"safetensors"`` (an 8-byte little-endian header length, then a JSON header), or ``None``."""
+    size = path.stat().st_size
+    with path.open("rb") as stream:
+        if zipfile.is_zipfile(stream):
+            return "zip"
+        stream.seek(0)
+        start = stream.read(len(_LEGACY_TORCH_START))
+    if start == _LEGACY_TORCH_START:
+        return "legacy"
+    if len(start) > 8 and 0 < int.from_bytes(start[:8], "little") <= size - 8 and start[8:9] == b"{":
+        return "safetensors"
+    return None
 
 
 class CheckpointError(ValueError):
@@ -64,14 +84,23 @@ class WeightFile(Mapping):
         self._tensors = None
 
     def _open_torch(self) -> None:
-        try:
-            with self.path.open("rb") as stream:
-                is_zip = zipfile.is_zipfile(stream)
-            loaded = torch.load(self.path, map_location="cpu", weights_only=True, mmap=is_zip)
-        except pickle.UnpicklingError as error:
+        kind = _sniff(self.path)
+        if kind == "safetensors":  # a safetensors file under a PyTorch name: read it as what it is
+            return self._open_safetensors()
+        if kind is None:
+            problem = "is empty (0 bytes)" if self.path.stat().st_size == 0 else "is not a PyTorch checkpoint"
             raise CheckpointError(
-                f"{self.path}: refused to load: the file holds Python objects other than weights, and "
-                f"loading it could run code (torch.load(weights_only=True) said: {str(error).splitlines()[0]})"
+                f"{self.path} {problem}: neither a zip archive nor a legacy file written by torch.save, nor a "
+                "safetensors file (an incomplete download, or another kind of file?)"
+            )
+        try:
+            loaded = torch.load(self.path, map_location="cpu", weights_only=True, mmap=kind == "zip")
+        except pickle.UnpicklingError as error:
+            found = re.search(r"GLOBAL (\S+)", str(error))
+            raise CheckpointError(
+                f"{self.path}: refused to load: it holds Python objects other than weights"
+                f"{f' ({found.group(1)})' if found else ''}, and rebuilding them could run code; use a file "
+                "of plain weights (.safetensors, or a .ckpt holding only tensors)"
             ) from error
         except (RuntimeError, EOFError, OSError, zipfile.BadZipFile) as error:
             raise CheckpointError(

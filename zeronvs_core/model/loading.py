@@ -21,7 +21,7 @@ from .config import ZeroNVSConfig, config_from_ldm, read_ldm_config
 from .official import check_official_layout, convert_official_weights, format_keys
 from .zeronvs import ZeroNVSModel
 
-__all__ = ["FORMAT_NAME", "build_empty_model", "inference_dtype", "load_zeronvs", "save_zeronvs"]
+__all__ = ["FORMAT_NAME", "build_empty_model", "check_destination", "inference_dtype", "load_zeronvs", "save_zeronvs"]
 
 FORMAT_NAME = "zeronvs"
 _FORMAT_VERSION = "1"
@@ -72,6 +72,8 @@ def load_zeronvs(
     model = build_empty_model(model_config)
     if widen_camera_projection:
         state = _widened_camera_projection(state, model_config)
+    if config is None and weights.metadata.get("format") != FORMAT_NAME:
+        _check_released_architecture(model, state, weights.path)
     _assign(model, state, weights.path)
     del state
     return model.to(device=device, dtype=dtype).eval().requires_grad_(False)
@@ -85,11 +87,23 @@ def save_zeronvs(model: ZeroNVSModel, path, dtype: torch.dtype = torch.float16) 
         path: destination, must end in ``.safetensors``.
         dtype: float16 (half the size; what inference on CUDA uses) or float32 (exact).
     """
+    path = check_destination(path)
     if dtype not in (torch.float16, torch.float32):
         raise ValueError(f"dtype must be torch.float16 or torch.float32, got {dtype}")
     state = {key: value.detach().to("cpu", dtype) for key, value in model.state_dict().items()}
     metadata = {"format": FORMAT_NAME, "format_version": _FORMAT_VERSION, "config": model.config.to_json()}
     return save_tensors(state, path, metadata)
+
+
+def check_destination(path) -> Path:
+    """``path`` as a ``Path`` if ``save_zeronvs`` can write there: it ends in ``.safetensors`` and is not a
+    folder. Raises ``ValueError`` (the suffix) or ``IsADirectoryError`` naming ``path``."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"destination {path} must end in .safetensors (the project's format)")
+    if path.is_dir():
+        raise IsADirectoryError(f"destination {path} is a folder; give a file name ending in .safetensors")
+    return path
 
 
 def build_empty_model(config: ZeroNVSConfig) -> ZeroNVSModel:
@@ -120,6 +134,22 @@ def _assign(model: ZeroNVSModel, state: dict[str, torch.Tensor], path: Path) -> 
             f"{path} does not match the model architecture (wrong model or wrong config?): " + "; ".join(problems)
         )
     model.load_state_dict(state, strict=True, assign=True)
+
+
+def _check_released_architecture(model: ZeroNVSModel, state: dict[str, torch.Tensor], path: Path) -> None:
+    """One sentence, instead of every key, when an official-layout file loaded without a config does not
+    have the released architecture's shapes (a differently sized model, such as a fine-tune or a test
+    model): it names one differing tensor and the ``config`` argument (``--config``)."""
+    expected = model.state_dict()
+    wrong = [key for key in expected if key in state and tuple(state[key].shape) != tuple(expected[key].shape)]
+    if not wrong:
+        return
+    key = "unet.conv_in.weight" if "unet.conv_in.weight" in wrong else wrong[0]
+    raise CheckpointError(
+        f"{path} has the official key layout but not the released ZeroNVS architecture ({len(wrong)} tensors "
+        f"differ in shape, e.g. {key}: {list(state[key].shape)} in the file, {list(expected[key].shape)} "
+        "released); pass the LDM yaml it was trained with as --config (config= in Python)"
+    )
 
 
 def _widened_camera_projection(state: dict[str, torch.Tensor], config: ZeroNVSConfig) -> dict[str, torch.Tensor]:
