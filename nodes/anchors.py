@@ -48,7 +48,7 @@ class AnchorGenerator(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, model, image, cameras, scale, seed, count, steps, guidance_scale):
+    def execute(cls, model, image, cameras, scale, seed, count, steps, guidance_scale, mask=None):
         import torch
 
         from zeronvs_core.anchors import AnchorConfig, make_anchors
@@ -56,7 +56,7 @@ class AnchorGenerator(io.ComfyNode):
 
         anchors = make_anchors(
             model.ready(),
-            photo_from_image(image),
+            photo_from_image(image, mask),
             cameras.input_c2w,
             cameras.fov_deg,
             scale,

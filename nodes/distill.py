@@ -65,7 +65,9 @@ class SDSDistiller(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, model, image, cameras, scale, seed, preset, steps, guidance_scale, anchoring, anchors=None):
+    def execute(
+        cls, model, image, cameras, scale, seed, preset, steps, guidance_scale, anchoring, anchors=None, mask=None
+    ):
         import torch
 
         from zeronvs_core.distill import distill
@@ -78,7 +80,7 @@ class SDSDistiller(io.ComfyNode):
         with torch.inference_mode(False), torch.enable_grad():  # ComfyUI runs nodes in inference mode
             result = distill(
                 model.ready(),
-                photo_from_image(image).clone(),
+                photo_from_image(image, mask).clone(),
                 cameras.fov_deg,
                 cameras.elevation_deg,
                 scale,

@@ -15,15 +15,39 @@ def from_image(image, name: str = "images"):
     return image.permute(0, 3, 1, 2).float()
 
 
-def photo_from_image(image, name: str = "image"):
-    """One photo ``[1,C,H,W]`` from an IMAGE holding exactly one image."""
+def photo_from_image(image, mask=None, name: str = "image"):
+    """One photo ``[1,C,H,W]`` from an IMAGE holding exactly one image, with its transparency when a MASK
+    is given.
+
+    ComfyUI's ``LoadImage`` splits a PNG into RGB and ``mask = 1 - alpha``. With a mask that is not all
+    zero the photo becomes RGBA ``[1,4,H,W]`` with ``alpha = 1 - mask``, which the library composites on
+    white (``zeronvs_core.images.prepare_image`` -> ``composite_on_white``), exactly as the command line
+    does with the same file. An all-zero mask (opaque; ``LoadImage`` gives a 64x64 one for files without
+    alpha) leaves the photo as it is.
+
+    Raises:
+        ValueError: a batch of several images; a mask that is not ``[H,W]`` or ``[1,H,W]`` of the image's size.
+    """
     photo = from_image(image, name)
     if photo.shape[0] != 1:
         raise ValueError(
             f"{name}: one photo is expected, got a batch of {photo.shape[0]} images; pick one first "
             "(for example with the ImageFromBatch node)"
         )
-    return photo
+    import torch
+
+    if mask is None or not bool(mask.any()):
+        return photo
+    size = tuple(photo.shape[-2:])
+    if mask.ndim == 3 and mask.shape[0] == 1:
+        mask = mask[0]
+    if mask.ndim != 2 or tuple(mask.shape) != size:
+        raise ValueError(
+            f"mask must be one MASK [1,H,W] of the image's size {size[0]}x{size[1]} "
+            f"(LoadImage's MASK of the same file), got {list(mask.shape)}"
+        )
+    rgb = photo[:, :3] if photo.shape[1] != 1 else photo.expand(-1, 3, -1, -1)
+    return torch.cat([rgb, (1.0 - mask.float())[None, None]], dim=1)
 
 
 def from_mask_or_image(image=None, mask=None, name: str = "map"):

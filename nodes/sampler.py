@@ -43,14 +43,14 @@ class Sampler(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, model, image, cameras, scale, seed, steps, guidance_scale, eta):
+    def execute(cls, model, image, cameras, scale, seed, steps, guidance_scale, eta, mask=None):
         import torch
 
         from zeronvs_core.sampling import sample_views
 
         views = sample_views(
             model.ready(),
-            photo_from_image(image),
+            photo_from_image(image, mask),
             cameras.input_c2w,
             cameras.target_c2w,
             cameras.fov_deg,

@@ -27,12 +27,18 @@ MAX_SEED = 2**64 - 1
 
 
 def photo_inputs() -> list:
-    """The inputs of every node that conditions the model on the photo: model, photo, cameras, scale."""
+    """The inputs of every node that conditions the model on the photo: model, photo, cameras, scale, mask."""
     return [
         MODEL.Input("model"),
         io.Image.Input("image", tooltip="The input photo (one image; centre-cropped to a square)."),
         CAMERAS.Input("cameras", tooltip="The photo's camera and the target cameras (Camera Pose Builder)."),
         io.Float.Input("scale", force_input=True, tooltip="The viewer scale s (Scene Normalizer)."),
+        io.Mask.Input(
+            "mask",
+            optional=True,
+            tooltip="Optional: the photo's MASK from Load Image (1 - alpha). Transparent parts are composited "
+            "on white, as the command line does with the same file.",
+        ),
     ]
 
 

@@ -12,7 +12,7 @@ from zeronvs_core.cli import main
 from zeronvs_core.model import save_zeronvs
 from zeronvs_core.render import load_scene
 
-EXAMPLE = "examples/object.png"
+EXAMPLE = "demo/object.png"
 SMALL_ORBIT = ["--steps", "4", "--frames", "3", "--size", "16", "--device", "cpu"]
 
 

@@ -31,7 +31,7 @@ def test_the_demo_model_ships_with_its_card():
 
 def test_readme_main_job_runs_on_the_demo_model(tmp_path, capsys):
     args = readme_main_job()
-    assert args[:2] == ["orbit", "examples/object.png"] and "--model" not in args
+    assert args[:2] == ["orbit", "demo/object.png"] and "--model" not in args
     short = ["--steps", "3", "--frames", "2", "--size", "16", "--out", str(tmp_path)]
     assert main([*args, *short]) == 0
     assert f"orbit video: {tmp_path / 'orbit.mp4'}" in capsys.readouterr().out

@@ -99,7 +99,7 @@ class Harness:
 
     def _run_node(self, class_type: str, inputs: dict) -> tuple:
         if class_type == "LoadImage":
-            return (photo_image(), torch.zeros(1, 48, 64))
+            return (photo_image(), torch.zeros(1, 64, 64))  # LoadImage: a 64x64 zero MASK for opaque files
         if class_type in ("PreviewImage", "SaveImage"):
             return ()
         return self.execute(class_type, **inputs)

@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-WORKFLOWS = Path(__file__).resolve().parents[2] / "example_workflows"
-NAMES = sorted(path.stem for path in WORKFLOWS.glob("*.json"))
+WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
+NAMES = ["novel_views", "orbit_sds", "orbit_sds_anchored", "scale_from_depth"]
+"""The workflows of this file; the mesh and KSampler ones (which use more core nodes) are tested in
+``test_new_workflows.py``."""
+NEW_NAMES = ["ksampler_views", "mesh_preview"]
 WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")
 CORE_NODES = {"LoadImage": (["image", "upload"], []), "PreviewImage": ([], ["images"])}
 """ComfyUI's own nodes the workflows use: (widget names, socket input names)."""
@@ -51,8 +54,9 @@ def _sockets(schema) -> list:
 
 
 def test_workflow_sets_match():
-    assert NAMES == ["novel_views", "orbit_sds", "orbit_sds_anchored", "scale_from_depth"]
-    assert sorted(path.stem for path in (WORKFLOWS / "api").glob("*.json")) == NAMES
+    everything = sorted(NAMES + NEW_NAMES)
+    assert sorted(path.stem for path in WORKFLOWS.glob("*.json")) == everything
+    assert sorted(path.stem for path in (WORKFLOWS / "api").glob("*.json")) == everything
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -187,3 +191,14 @@ def test_the_v1_fallback_runs_a_workflow(load_pack):
     prompt = _small(_api("novel_views"))
     (views,) = comfy.run(prompt)[_node(prompt, "ZeroNVS_Sampler")]
     assert views.shape == (2, 64, 64, 3)
+
+
+TEMPLATE_FOLDERS = ("example_workflows", "example", "examples", "workflow", "workflows")
+"""ComfyUI 0.3.64's template folders (``app/custom_node_manager.py``), in the order it tries them: it lists
+every one but serves all from the first that exists."""
+
+
+def test_workflows_is_the_only_template_folder_at_the_top_level():
+    root = WORKFLOWS.parent
+    present = [name for name in TEMPLATE_FOLDERS if (root / name).exists()]
+    assert present == ["workflows"], f"only workflows/ may exist at the top level, found {present}"
