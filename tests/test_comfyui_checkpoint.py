@@ -52,5 +52,5 @@ def test_float16_by_default_and_errors_are_one_line(tiny_files, tiny_model, tmp_
     err = capsys.readouterr().err
     assert err.startswith("zeronvs: error: ") and "is in the project's format" in err and err.count("\n") == 1
     assert main(["convert", str(weights), str(tmp_path / "x.ckpt"), "--comfyui"]) == 2
-    assert "the ComfyUI checkpoint must end in .safetensors" in capsys.readouterr().err
+    assert "x.ckpt must end in .safetensors" in capsys.readouterr().err
     assert not (tmp_path / "x.safetensors").exists() and not (tmp_path / "x.ckpt").exists()

@@ -98,7 +98,9 @@ def test_truncated_file_is_a_clear_error(tiny_state, tmp_path, suffix):
     data = path.read_bytes()
     cut = tmp_path / f"cut{suffix}"
     cut.write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match=r"cut\.(safetensors|ckpt): not a readable .* \(truncated or corrupt\?\)"):
+    readable = r": not a readable .* \(truncated or corrupt\?\)"
+    not_torch = r" is not a PyTorch checkpoint: .* \(an incomplete download, or another kind of file\?\)"
+    with pytest.raises(CheckpointError, match=rf"cut\.(safetensors|ckpt)({readable}|{not_torch})"):
         load_zeronvs(cut)
 
 
@@ -136,7 +138,7 @@ def test_foreign_keys_are_listed(tiny_state, tiny_files, tmp_path):
 
 
 def test_tiny_weights_with_the_released_config_report_shape_mismatches(tiny_files):
-    with pytest.raises(CheckpointError, match=r"does not match the model architecture .*shape mismatch"):
+    with pytest.raises(CheckpointError, match=r"official key layout but not the released ZeroNVS architecture \(289 tensors differ.*--config"):
         load_zeronvs(tiny_files[0])  # config=None means the released (full-size) architecture
 
 
