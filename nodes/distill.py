@@ -46,12 +46,12 @@ class SDSDistiller(io.ComfyNode):
                 ),
                 io.Float.Input(
                     "guidance_scale",
-                    default=9.5,
+                    default=0.0,
                     min=0.0,
                     max=MAX_GUIDANCE,
                     step=0.1,
-                    tooltip="Classifier-free guidance scale of SDS; replaces the preset's (official: 9.5 in the "
-                    "wild, 7.5 for DTU).",
+                    tooltip="Classifier-free guidance scale of SDS; 0 keeps the preset's (official and fast: 9.5, "
+                    "official_dtu: 7.5). Other values replace it.",
                 ),
                 io.Boolean.Input(
                     "anchoring",
@@ -92,7 +92,8 @@ class SDSDistiller(io.ComfyNode):
 
 
 def _config(preset: str, steps: int, guidance_scale: float, seed: int, anchor_count: int):
-    """The preset with the node's steps (0: the preset's), guidance, seed and number of anchors."""
+    """The preset with the node's steps (0: the preset's), guidance (0: the preset's), seed and number of
+    anchors."""
     from dataclasses import replace
 
     from zeronvs_core.distill import PRESETS, with_steps
@@ -100,4 +101,5 @@ def _config(preset: str, steps: int, guidance_scale: float, seed: int, anchor_co
     check_choice("preset", preset, PRESETS)
     config = PRESETS[preset] if steps == 0 else with_steps(PRESETS[preset], steps)
     anchors = replace(config.anchors, count=anchor_count)
-    return replace(config, guidance_scale=guidance_scale, seed=seed, anchors=anchors)
+    guidance = config.guidance_scale if guidance_scale == 0 else guidance_scale
+    return replace(config, guidance_scale=guidance, seed=seed, anchors=anchors)

@@ -29,11 +29,11 @@ class StockConditioning(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, model, image, cameras, scale):
+    def execute(cls, model, image, cameras, scale, mask=None):
         from zeronvs_core.stock_conditioning import stock_conditioning
 
         tensors = stock_conditioning(
-            model.ready(), photo_from_image(image), cameras.input_c2w, cameras.target_c2w, cameras.fov_deg, scale
+            model.ready(), photo_from_image(image, mask), cameras.input_c2w, cameras.target_c2w, cameras.fov_deg, scale
         )
         positive = [[tensors.cross_attn, {"concat_latent_image": tensors.concat_latent}]]
         negative = [[tensors.negative_cross_attn, {"concat_latent_image": tensors.negative_concat_latent}]]

@@ -7,7 +7,8 @@ import torch
 from PIL import Image
 
 import zeronvs_core.sampling
-from zeronvs_core.camera_set import CameraSet, orbit_arc
+from zeronvs_core.camera_set import CameraSet
+from zeronvs_core.cameras import orbit_path
 from zeronvs_core.cli import main
 from zeronvs_core.images import prepare_image, read_image
 
@@ -37,7 +38,7 @@ def load_image_as_comfyui(path):
 @pytest.fixture
 def model_inputs(comfy):
     (model,) = comfy.execute("ZeroNVS_LoadModel", model_name="tiny-zeronvs.safetensors", device="cpu", precision="fp32")
-    return {"model": model, "cameras": CameraSet(52.55, 31.0, orbit_arc(1, 31.0)), "scale": 0.7, "seed": 0}
+    return {"model": model, "cameras": CameraSet(52.55, 31.0, orbit_path(1, 31.0)), "scale": 0.7, "seed": 0}
 
 
 def _record_model_input(monkeypatch) -> list:
