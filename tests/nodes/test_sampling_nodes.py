@@ -45,7 +45,9 @@ def test_sampler_node_equals_sample_views(comfy, inputs):
 
 
 def test_anchor_generator_node_equals_make_anchors(comfy, inputs):
-    anchors, views, anchor_cameras = comfy.execute("ZeroNVS_AnchorGenerator", **inputs, count=2, steps=2, guidance_scale=1.3)
+    anchors, views, anchor_cameras = comfy.execute(
+        "ZeroNVS_AnchorGenerator", **inputs, count=2, steps=2, guidance_scale=1.3
+    )
     cameras = inputs["cameras"]
     expected = make_anchors(
         inputs["model"].ready(),
