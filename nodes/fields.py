@@ -30,7 +30,7 @@ class SaveField(io.ComfyNode):
             description="Writes the distilled field (weights, render settings, input camera) as a .safetensors "
             "file into the output folder; Load Field and 'zeronvs render' read it.",
             inputs=[
-                FIELD.Input("field"),
+                FIELD.Input("field", tooltip="The distilled 3D field to save (SDS Distiller)."),
                 io.String.Input(
                     "filename_prefix",
                     default=f"{OUTPUT_SUBFOLDER}/field",
@@ -66,7 +66,7 @@ class LoadField(io.ComfyNode):
                     tooltip=f"{SUFFIX} files in the input folder, and in output/{OUTPUT_SUBFOLDER} (marked [output]).",
                 ),
             ],
-            outputs=[FIELD.Output(display_name="field")],
+            outputs=[FIELD.Output(display_name="field", tooltip="The loaded 3D field, for the Orbit Renderer.")],
         )
 
     @classmethod

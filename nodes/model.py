@@ -139,7 +139,11 @@ class LoadModel(io.ComfyNode):
                     "fp16 and bf16 need a GPU.",
                 ),
             ],
-            outputs=[MODEL.Output(display_name="model")],
+            outputs=[
+                MODEL.Output(
+                    display_name="model", tooltip="The ZeroNVS diffusion model, under ComfyUI's model management."
+                )
+            ],
         )
 
     @classmethod
