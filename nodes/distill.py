@@ -32,9 +32,11 @@ class SDSDistiller(io.ComfyNode):
                 io.Combo.Input(
                     "preset",
                     options=list(PRESETS),
-                    default="fast",
+                    default=_default_preset(),
                     tooltip="official: the paper's recipe (4000 steps, 128 then 256 px); official_dtu: its DTU "
-                    "variant; fast: 1000 steps at half resolution; cpu_smoke: 200 tiny steps for a CPU.",
+                    "variant; fast: 1000 steps at half resolution; cpu_smoke: 200 tiny steps for a CPU. The "
+                    "default is what 'zeronvs orbit' picks for ComfyUI's device: fast on a GPU, cpu_smoke on "
+                    "the CPU (--cpu).",
                 ),
                 io.Int.Input(
                     "steps",
@@ -89,6 +91,18 @@ class SDSDistiller(io.ComfyNode):
                 anchors=anchors,
             )
         return io.NodeOutput(Field(result.scene, settings_for(config, cameras.fov_deg, cameras.elevation_deg)))
+
+
+def _default_preset() -> str:
+    """The preset ``zeronvs orbit`` uses on ComfyUI's device (``zeronvs_core.jobs.default_preset``); on the
+    device the command line would choose when the pack is imported without ComfyUI."""
+    from zeronvs_core.jobs import choose_device, default_preset
+
+    try:
+        import comfy.model_management
+    except ImportError:
+        return default_preset(choose_device("auto"))
+    return default_preset(comfy.model_management.get_torch_device())
 
 
 def _config(preset: str, steps: int, guidance_scale: float, seed: int, anchor_count: int):

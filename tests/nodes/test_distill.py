@@ -73,3 +73,16 @@ def test_a_nonzero_guidance_replaces_the_presets(comfy, inputs, monkeypatch):
 def test_guidance_defaults_to_the_presets(comfy):
     schema = comfy.classes["ZeroNVS_SDSDistiller"].define_schema()
     assert next(item for item in schema.inputs if item.id == "guidance_scale").default == 0.0
+
+
+def _preset_default(comfy) -> str:
+    schema = comfy.classes["ZeroNVS_SDSDistiller"].define_schema()
+    return next(item for item in schema.inputs if item.id == "preset").default
+
+
+def test_the_default_preset_is_the_command_lines_for_comfyuis_device(comfy, monkeypatch):
+    import torch
+
+    assert _preset_default(comfy) == "cpu_smoke"  # the fake ComfyUI runs on the CPU, as with --cpu
+    monkeypatch.setattr(comfy.model_management, "get_torch_device", lambda: torch.device("cuda", 0))
+    assert _preset_default(comfy) == "fast"
