@@ -41,7 +41,11 @@ class AnchorGenerator(io.ComfyNode):
                 ),
             ],
             outputs=[
-                ANCHORS.Output(display_name="anchors"),
+                ANCHORS.Output(
+                    display_name="anchors",
+                    tooltip="Anchor views with their cameras and conditioning, for the SDS "
+                    "Distiller's 'anchors' input.",
+                ),
                 io.Image.Output(display_name="views", tooltip="The anchor views."),
                 CAMERAS.Output(display_name="cameras", tooltip="The anchor cameras as targets."),
             ],

@@ -106,7 +106,13 @@ class CameraPoseBuilder(io.ComfyNode):
                     "orbit centre, or the 16 numbers of an OpenGL camera-to-world matrix, row by row.",
                 ),
             ],
-            outputs=[CAMERAS.Output(display_name="cameras")],
+            outputs=[
+                CAMERAS.Output(
+                    display_name="cameras",
+                    tooltip="The photo's camera (FOV, elevation) and the target cameras, for the Sampler, "
+                    "Anchor Generator, SDS Distiller and Orbit Renderer.",
+                )
+            ],
         )
 
     @classmethod

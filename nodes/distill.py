@@ -32,9 +32,11 @@ class SDSDistiller(io.ComfyNode):
                 io.Combo.Input(
                     "preset",
                     options=list(PRESETS),
-                    default="fast",
+                    default=_default_preset(),
                     tooltip="official: the paper's recipe (4000 steps, 128 then 256 px); official_dtu: its DTU "
-                    "variant; fast: 1000 steps at half resolution; cpu_smoke: 200 tiny steps for a CPU.",
+                    "variant; fast: 1000 steps at half resolution; cpu_smoke: 200 tiny steps for a CPU. The "
+                    "default is what 'zeronvs orbit' picks for ComfyUI's device: fast on a GPU, cpu_smoke on "
+                    "the CPU (--cpu).",
                 ),
                 io.Int.Input(
                     "steps",
@@ -46,12 +48,12 @@ class SDSDistiller(io.ComfyNode):
                 ),
                 io.Float.Input(
                     "guidance_scale",
-                    default=9.5,
+                    default=0.0,
                     min=0.0,
                     max=MAX_GUIDANCE,
                     step=0.1,
-                    tooltip="Classifier-free guidance scale of SDS; replaces the preset's (official: 9.5 in the "
-                    "wild, 7.5 for DTU).",
+                    tooltip="Classifier-free guidance scale of SDS; 0 keeps the preset's (official and fast: 9.5, "
+                    "official_dtu: 7.5). Other values replace it.",
                 ),
                 io.Boolean.Input(
                     "anchoring",
@@ -91,8 +93,21 @@ class SDSDistiller(io.ComfyNode):
         return io.NodeOutput(Field(result.scene, settings_for(config, cameras.fov_deg, cameras.elevation_deg)))
 
 
+def _default_preset() -> str:
+    """The preset ``zeronvs orbit`` uses on ComfyUI's device (``zeronvs_core.jobs.default_preset``); on the
+    device the command line would choose when the pack is imported without ComfyUI."""
+    from zeronvs_core.jobs import choose_device, default_preset
+
+    try:
+        import comfy.model_management
+    except ImportError:
+        return default_preset(choose_device("auto"))
+    return default_preset(comfy.model_management.get_torch_device())
+
+
 def _config(preset: str, steps: int, guidance_scale: float, seed: int, anchor_count: int):
-    """The preset with the node's steps (0: the preset's), guidance, seed and number of anchors."""
+    """The preset with the node's steps (0: the preset's), guidance (0: the preset's), seed and number of
+    anchors."""
     from dataclasses import replace
 
     from zeronvs_core.distill import PRESETS, with_steps
@@ -100,4 +115,5 @@ def _config(preset: str, steps: int, guidance_scale: float, seed: int, anchor_co
     check_choice("preset", preset, PRESETS)
     config = PRESETS[preset] if steps == 0 else with_steps(PRESETS[preset], steps)
     anchors = replace(config.anchors, count=anchor_count)
-    return replace(config, guidance_scale=guidance_scale, seed=seed, anchors=anchors)
+    guidance = config.guidance_scale if guidance_scale == 0 else guidance_scale
+    return replace(config, guidance_scale=guidance, seed=seed, anchors=anchors)

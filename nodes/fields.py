@@ -28,9 +28,9 @@ class SaveField(io.ComfyNode):
             display_name="ZeroNVS Save Field",
             category="ZeroNVS/rendering",
             description="Writes the distilled field (weights, render settings, input camera) as a .safetensors "
-            "file into the output folder; Load Field and 'zeronvs render' read it.",
+            "file into the output folder and shows its path on the node; Load Field and 'zeronvs render' read it.",
             inputs=[
-                FIELD.Input("field"),
+                FIELD.Input("field", tooltip="The distilled 3D field to save (SDS Distiller)."),
                 io.String.Input(
                     "filename_prefix",
                     default=f"{OUTPUT_SUBFOLDER}/field",
@@ -47,8 +47,10 @@ class SaveField(io.ComfyNode):
 
         output = folder_paths.get_output_directory()
         folder, name, counter, _, _ = folder_paths.get_save_image_path(filename_prefix, output)
-        save_scene(field.scene, os.path.join(folder, f"{name}_{counter:05}_{SUFFIX}"), field.settings)
-        return io.NodeOutput()
+        path = save_scene(field.scene, os.path.join(folder, f"{name}_{counter:05}_{SUFFIX}"), field.settings)
+        saved = os.path.relpath(path, output).replace(os.sep, "/")
+        # {"text": (...)} is what comfy_api's ui.PreviewText sends; web/save_field.js shows it on the node
+        return io.NodeOutput(ui={"text": (f"saved to output/{saved}",)})
 
 
 class LoadField(io.ComfyNode):
@@ -66,7 +68,7 @@ class LoadField(io.ComfyNode):
                     tooltip=f"{SUFFIX} files in the input folder, and in output/{OUTPUT_SUBFOLDER} (marked [output]).",
                 ),
             ],
-            outputs=[FIELD.Output(display_name="field")],
+            outputs=[FIELD.Output(display_name="field", tooltip="The loaded 3D field, for the Orbit Renderer.")],
         )
 
     @classmethod

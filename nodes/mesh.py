@@ -28,7 +28,7 @@ class SaveMesh(io.ComfyNode):
             "into the output folder (GLB and OBJ y-up, PLY z-up; world units). Link mesh_path to Preview 3D's "
             "model_file to see it in ComfyUI's 3D viewer.",
             inputs=[
-                FIELD.Input("field"),
+                FIELD.Input("field", tooltip="A distilled 3D field (SDS Distiller or Load Field)."),
                 io.String.Input(
                     "filename_prefix",
                     default="zeronvs/mesh",

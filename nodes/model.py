@@ -1,6 +1,16 @@
 """Load ZeroNVS Model: a checkpoint from ``models/zeronvs`` or ``models/checkpoints``, or the embedded
 demo model, handed to ComfyUI's model management (a ``ModelPatcher``): ComfyUI moves it to the GPU when
-a node needs it and back to the CPU when other models need the memory."""
+a node needs it and back to the CPU when other models need the memory.
+
+Only ZeroNVS models are offered, so that ordinary Stable Diffusion checkpoints do not appear:
+
+- ``.safetensors`` files, from either folder, whose header says they are ZeroNVS models
+  (``zeronvs_core.model.info.is_zeronvs_safetensors``: the project's format or the official key layout;
+  only the JSON header is read);
+- ``.ckpt``/``.pt``/``.pth``/``.bin`` files from ``models/zeronvs`` only: what a pickled file holds cannot be
+  known without unpickling it, which a listing must not do, so the folder itself is the declaration (put the
+  official ``zeronvs.ckpt`` there). Such files in ``models/checkpoints`` are not offered.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +28,8 @@ except ImportError:  # no ComfyUI: only the demo model is offered
 
 __all__ = ["DEVICES", "FOLDER", "PRECISIONS", "LoadModel", "ModelHandle", "register_folder"]
 
+_TORCH_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
+
 FOLDER = "zeronvs"
 """The model folder this pack adds: ``<ComfyUI>/models/zeronvs`` (also usable in extra_model_paths.yaml)."""
 DEVICES = ("auto", "cpu")
@@ -25,10 +37,11 @@ PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 
 
 def register_folder() -> None:
-    """Add ``models/zeronvs`` to ComfyUI's model folders, listing weight files only."""
+    """Add ``models/zeronvs`` to ComfyUI's model folders (creating it if missing), listing weight files only."""
     if folder_paths is None:
         return
     path = os.path.join(folder_paths.models_dir, FOLDER)
+    os.makedirs(path, exist_ok=True)
     if FOLDER in folder_paths.folder_names_and_paths:
         folder_paths.add_model_folder_path(FOLDER, path)
     else:
@@ -45,8 +58,20 @@ def _model_names() -> list[str]:
 
     names = [DEMO_MODEL_NAME]
     for folder in _model_folders():
-        names += [name for name in folder_paths.get_filename_list(folder) if name not in names]
+        names += [
+            name for name in folder_paths.get_filename_list(folder) if name not in names and _offered(folder, name)
+        ]
     return names
+
+
+def _offered(folder: str, name: str) -> bool:
+    """Whether the file ``name`` of ``folder`` is offered: see the module docstring."""
+    from zeronvs_core.model.info import is_zeronvs_safetensors
+
+    suffix = os.path.splitext(name)[1].lower()
+    if suffix == ".safetensors":
+        return is_zeronvs_safetensors(folder_paths.get_full_path(folder, name))
+    return suffix in _TORCH_SUFFIXES and folder == FOLDER
 
 
 def _model_path(name: str):
@@ -96,8 +121,9 @@ class LoadModel(io.ComfyNode):
                     "model_name",
                     options=names,
                     default=names[0],
-                    tooltip=f"A checkpoint in models/{FOLDER} or models/checkpoints, or {names[0]}, the small "
-                    "demo model inside the pack (trained on synthetic scenes; for trying things out).",
+                    tooltip=f"A ZeroNVS model in models/{FOLDER} or models/checkpoints (.safetensors checked by "
+                    f"header; .ckpt files only from models/{FOLDER}), or {names[0]}, the small demo model inside "
+                    "the pack (trained on synthetic scenes; for trying things out).",
                 ),
                 io.Combo.Input(
                     "device",
@@ -113,7 +139,11 @@ class LoadModel(io.ComfyNode):
                     "fp16 and bf16 need a GPU.",
                 ),
             ],
-            outputs=[MODEL.Output(display_name="model")],
+            outputs=[
+                MODEL.Output(
+                    display_name="model", tooltip="The ZeroNVS diffusion model, under ComfyUI's model management."
+                )
+            ],
         )
 
     @classmethod

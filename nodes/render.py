@@ -26,12 +26,12 @@ class OrbitRenderer(io.ComfyNode):
             description="Renders the field from each target camera: colour frames, a depth visualisation and "
             "the opacity. An orbit from the Camera Pose Builder gives a 360 degree turn.",
             inputs=[
-                FIELD.Input("field"),
+                FIELD.Input("field", tooltip="A distilled 3D field (SDS Distiller or Load Field)."),
                 CAMERAS.Input("cameras", tooltip="The target cameras are rendered (their FOV too)."),
                 io.Int.Input("size", default=128, min=SIZE_RANGE[0], max=SIZE_RANGE[1], tooltip="Frame side, pixels."),
             ],
             outputs=[
-                io.Image.Output(display_name="frames"),
+                io.Image.Output(display_name="frames", tooltip="One rendered frame per target camera."),
                 io.Image.Output(display_name="depth", tooltip="Inverse depth scaled to [0,1] (bright = near)."),
                 io.Mask.Output(display_name="opacity", tooltip="Accumulated opacity (0 = background)."),
             ],

@@ -22,8 +22,12 @@ class StockConditioning(io.ComfyNode):
             "official zero branch. One latent per target camera, for KSampler.",
             inputs=photo_inputs(),
             outputs=[
-                io.Conditioning.Output(display_name="positive"),
-                io.Conditioning.Output(display_name="negative"),
+                io.Conditioning.Output(
+                    display_name="positive", tooltip="CLIP embedding with each target camera, and the photo's latent."
+                ),
+                io.Conditioning.Output(
+                    display_name="negative", tooltip="The official unconditional branch (zeros), for KSampler."
+                ),
                 io.Latent.Output(display_name="latent", tooltip="Zeros, one per target camera (denoise 1)."),
             ],
         )

@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from zeronvs_core.wild_defaults import SCALE
+
 from .comfy_io import io
 
 __all__ = ["ANCHORS", "CAMERAS", "FIELD", "MODEL", "Field", "photo_inputs", "seed_input"]
@@ -29,10 +31,15 @@ MAX_SEED = 2**64 - 1
 def photo_inputs() -> list:
     """The inputs of every node that conditions the model on the photo: model, photo, cameras, scale, mask."""
     return [
-        MODEL.Input("model"),
+        MODEL.Input("model", tooltip="The ZeroNVS model (Load ZeroNVS Model)."),
         io.Image.Input("image", tooltip="The input photo (one image; centre-cropped to a square)."),
         CAMERAS.Input("cameras", tooltip="The photo's camera and the target cameras (Camera Pose Builder)."),
-        io.Float.Input("scale", force_input=True, tooltip="The viewer scale s (Scene Normalizer)."),
+        io.Float.Input(
+            "scale",
+            default=SCALE,  # a socket only (force_input); the default is what ComfyUI's node preview shows
+            force_input=True,
+            tooltip=f"The viewer scale s, from a Scene Normalizer (official in-the-wild value: {SCALE}).",
+        ),
         io.Mask.Input(
             "mask",
             optional=True,

@@ -26,8 +26,8 @@ def test_schema_inputs_are_the_execute_parameters(comfy):
     for node_id, node in comfy.classes.items():
         schema = node.define_schema()
         parameters = inspect.signature(node.execute).parameters
-        # ComfyUI passes inputs by name; the optional MASK socket sits beside the photo in the schema (its
-        # slot in saved workflows) and last in ``execute`` (after the required parameters)
+        required = [item.id for item in schema.inputs if not item.optional]
+        assert list(parameters)[: len(required)] == required, node_id  # optional sockets may sit between
         assert sorted(parameters) == sorted(item.id for item in schema.inputs), node_id
         for item in schema.inputs:
             default = parameters[item.id].default
@@ -81,3 +81,21 @@ loaded = sorted({{name.split(".")[0] for name in sys.modules}} & set(heavy))
 assert not loaded, f"building the schemas imported {{loaded}}"
 """
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_every_socket_and_widget_has_a_tooltip(comfy):
+    missing = [
+        (node_id, kind, item.id if kind == "input" else item.display_name)
+        for node_id, node in comfy.classes.items()
+        for kind, items in (("input", node.define_schema().inputs), ("output", node.define_schema().outputs))
+        for item in items
+        if not (getattr(item, "tooltip", None) or "").strip()
+    ]
+    assert not missing, missing
+
+
+def test_the_force_input_scale_has_a_default_for_the_node_preview(comfy):
+    # ComfyUI's search preview prints each FLOAT input's default: without one it shows "scale: undefined"
+    for node_id in ("ZeroNVS_Sampler", "ZeroNVS_AnchorGenerator", "ZeroNVS_SDSDistiller", "ZeroNVS_Conditioning"):
+        (scale,) = [item for item in comfy.classes[node_id].define_schema().inputs if item.id == "scale"]
+        assert (scale.force_input, scale.default) == (True, 0.7), node_id

@@ -35,3 +35,54 @@ def test_an_interrupt_stops_distillation_at_the_next_step(comfy, inputs):
 def test_anchoring_without_anchors_is_a_clear_error(comfy, inputs):
     with pytest.raises(ValueError, match="add an Anchor Generator"):
         comfy.execute("ZeroNVS_SDSDistiller", **inputs, preset="cpu_smoke", steps=1, guidance_scale=9.5, anchoring=True)
+
+
+class _Captured(Exception):
+    """Raised by the stand-in ``distill`` to hand back the config the node built, before any work."""
+
+
+def _config_of(comfy, inputs, monkeypatch, **widgets):
+    """The ``DistillConfig`` the SDS Distiller passes to ``distill`` for these widget values."""
+    import zeronvs_core.distill
+
+    def capture(model, image, fov_deg, elevation_deg, scale, config, **kwargs):
+        raise _Captured(config)
+
+    monkeypatch.setattr(zeronvs_core.distill, "distill", capture)
+    with pytest.raises(_Captured) as caught:
+        comfy.execute("ZeroNVS_SDSDistiller", **inputs, anchoring=False, **widgets)
+    return caught.value.args[0]
+
+
+@pytest.mark.parametrize(("preset", "expected"), [("official_dtu", 7.5), ("official", 9.5), ("cpu_smoke", 9.5)])
+def test_guidance_zero_keeps_the_presets(comfy, inputs, monkeypatch, preset, expected):
+    from dataclasses import replace
+
+    from zeronvs_core.distill import PRESETS
+
+    config = _config_of(comfy, inputs, monkeypatch, preset=preset, steps=0, guidance_scale=0.0)
+    assert config.guidance_scale == expected
+    assert config == replace(PRESETS[preset], seed=0, anchors=replace(PRESETS[preset].anchors, count=0))
+
+
+def test_a_nonzero_guidance_replaces_the_presets(comfy, inputs, monkeypatch):
+    config = _config_of(comfy, inputs, monkeypatch, preset="official_dtu", steps=0, guidance_scale=5.0)
+    assert config.guidance_scale == 5.0
+
+
+def test_guidance_defaults_to_the_presets(comfy):
+    schema = comfy.classes["ZeroNVS_SDSDistiller"].define_schema()
+    assert next(item for item in schema.inputs if item.id == "guidance_scale").default == 0.0
+
+
+def _preset_default(comfy) -> str:
+    schema = comfy.classes["ZeroNVS_SDSDistiller"].define_schema()
+    return next(item for item in schema.inputs if item.id == "preset").default
+
+
+def test_the_default_preset_is_the_command_lines_for_comfyuis_device(comfy, monkeypatch):
+    import torch
+
+    assert _preset_default(comfy) == "cpu_smoke"  # the fake ComfyUI runs on the CPU, as with --cpu
+    monkeypatch.setattr(comfy.model_management, "get_torch_device", lambda: torch.device("cuda", 0))
+    assert _preset_default(comfy) == "fast"

@@ -1,7 +1,10 @@
 """Load ZeroNVS Model: the files it offers, loading through ComfyUI's model management, bad choices."""
 
+import shutil
+
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from zeronvs_core.model import ZeroNVSModel
 
@@ -13,13 +16,37 @@ def _options(comfy) -> list:
     return model_name.options
 
 
-def test_offers_the_demo_model_then_zeronvs_and_checkpoint_files(load_pack, comfy_home):
-    (comfy_home / "models" / "zeronvs" / "notes.txt").write_text("not a weight file")
-    (comfy_home / "models" / "checkpoints" / "sd15.safetensors").write_bytes(b"")
+def _safetensors(path, keys, metadata=None):
+    save_file({key: torch.zeros(2) for key in keys}, str(path), metadata=metadata)
+
+
+def test_offers_the_demo_model_then_zeronvs_models_only(load_pack, comfy_home, tiny_model_file):
+    zeronvs, checkpoints = comfy_home / "models" / "zeronvs", comfy_home / "models" / "checkpoints"
+    (zeronvs / "notes.txt").write_text("not a weight file")
+    (zeronvs / "zeronvs.ckpt").write_bytes(b"pickled, so not opened")  # models/zeronvs declares it
+    (zeronvs / "truncated.safetensors").write_bytes(b"\xff" * 16)
+    _safetensors(checkpoints / "sd15.safetensors", ["model.diffusion_model.input.weight", "first_stage_model.w"])
+    _safetensors(checkpoints / "lora.safetensors", ["lora_unet.weight"], {"format": "pt"})
+    _safetensors(checkpoints / "official.safetensors", ["model.diffusion_model.input.weight", "cc_projection.weight"])
+    shutil.copy(tiny_model_file, checkpoints / "own-format.safetensors")
+    (checkpoints / "sd15.ckpt").write_bytes(b"pickled: cannot be checked, not offered from checkpoints")
     comfy = load_pack()
-    assert _options(comfy) == ["zeronvs-mini", "tiny-zeronvs.safetensors", "sd15.safetensors"]
+    assert _options(comfy) == [
+        "zeronvs-mini",
+        "tiny-zeronvs.safetensors",
+        "zeronvs.ckpt",
+        "official.safetensors",
+        "own-format.safetensors",
+    ]
     paths, extensions = comfy.folder_paths.folder_names_and_paths["zeronvs"]
-    assert paths == [str(comfy_home / "models" / "zeronvs")] and ".safetensors" in extensions
+    assert paths == [str(zeronvs)] and ".safetensors" in extensions
+
+
+def test_the_zeronvs_folder_is_created_when_missing(load_pack, comfy_home):
+    shutil.rmtree(comfy_home / "models" / "zeronvs")
+    comfy = load_pack()
+    assert (comfy_home / "models" / "zeronvs").is_dir()
+    assert _options(comfy) == ["zeronvs-mini"]
 
 
 def test_loads_into_a_model_patcher_that_comfyui_loads_before_use(comfy):

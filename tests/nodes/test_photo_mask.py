@@ -12,7 +12,7 @@ from zeronvs_core.cameras import orbit_path
 from zeronvs_core.cli import main
 from zeronvs_core.images import prepare_image, read_image
 
-PHOTO_NODES = ("ZeroNVS_Sampler", "ZeroNVS_AnchorGenerator", "ZeroNVS_SDSDistiller", "ZeroNVS_Conditioning")
+PHOTO_NODES = ("ZeroNVS_Sampler", "ZeroNVS_AnchorGenerator", "ZeroNVS_SDSDistiller")
 
 
 @pytest.fixture
@@ -38,8 +38,7 @@ def load_image_as_comfyui(path):
 @pytest.fixture
 def model_inputs(comfy):
     (model,) = comfy.execute("ZeroNVS_LoadModel", model_name="tiny-zeronvs.safetensors", device="cpu", precision="fp32")
-    cameras = CameraSet(52.55, 31.0, orbit_path(1, 31.0, 1.0, 0.0, 360.0))
-    return {"model": model, "cameras": cameras, "scale": 0.7, "seed": 0}
+    return {"model": model, "cameras": CameraSet(52.55, 31.0, orbit_path(1, 31.0)), "scale": 0.7, "seed": 0}
 
 
 def _record_model_input(monkeypatch) -> list:
@@ -76,7 +75,6 @@ def test_every_photo_node_takes_the_mask_to_the_library(comfy, model_inputs, cut
         "ZeroNVS_Sampler": ("zeronvs_core.sampling", "sample_views", 1),
         "ZeroNVS_AnchorGenerator": ("zeronvs_core.anchors", "make_anchors", 1),
         "ZeroNVS_SDSDistiller": ("zeronvs_core.distill", "distill", 1),
-        "ZeroNVS_Conditioning": ("zeronvs_core.stock_conditioning", "stock_conditioning", 1),
     }[node_id]
     module, name, position = target
     photos = []
@@ -93,12 +91,10 @@ def test_every_photo_node_takes_the_mask_to_the_library(comfy, model_inputs, cut
         "ZeroNVS_Sampler": {"steps": 1, "guidance_scale": 3.0, "eta": 1.0},
         "ZeroNVS_AnchorGenerator": {"count": 1, "steps": 1, "guidance_scale": 3.0},
         "ZeroNVS_SDSDistiller": {"preset": "cpu_smoke", "steps": 1, "guidance_scale": 0.0, "anchoring": False},
-        "ZeroNVS_Conditioning": {},
     }[node_id]
-    inputs = {key: value for key, value in model_inputs.items() if node_id != "ZeroNVS_Conditioning" or key != "seed"}
     image, mask = load_image_as_comfyui(cutout)
     with pytest.raises(Stop):
-        comfy.execute(node_id, **inputs, image=image, mask=mask, **extra)
+        comfy.execute(node_id, **model_inputs, image=image, mask=mask, **extra)
     expected = read_image(cutout)
     assert photos[0].shape == expected.shape == (1, 4, 30, 40)
     assert torch.allclose(photos[0], expected, atol=1e-7, rtol=0)

@@ -36,7 +36,9 @@ def test_save_video_and_field_then_load_the_field(comfy, field):
     saved = {"filename": "orbit_00001_.mp4", "subfolder": "zeronvs", "type": "output"}
     assert result.ui == {"images": [saved], "animated": (True,)}
     assert (comfy.home / "output" / "zeronvs" / "orbit_00001_.mp4").stat().st_size > 0
-    comfy.execute("ZeroNVS_SaveField", field=field, filename_prefix="zeronvs/field")
+    saved_field = comfy.classes["ZeroNVS_SaveField"].execute(field=field, filename_prefix="zeronvs/field")
+    assert saved_field.ui == {"text": ("saved to output/zeronvs/field_00001_.safetensors",)}
+    assert (comfy.home / "output" / "zeronvs" / "field_00001_.safetensors").is_file()
     (item,) = comfy.classes["ZeroNVS_LoadField"].define_schema().inputs
     assert item.options == ["zeronvs/field_00001_.safetensors [output]"]
     with pytest.raises(ValueError, match="field_file must be one of"):

@@ -1,12 +1,48 @@
-"""``describe_checkpoint``: what a checkpoint holds, for ``zeronvs info``."""
+"""``describe_checkpoint``: what a checkpoint holds, for ``zeronvs info``; ``is_zeronvs_safetensors``: whether a
+``.safetensors`` file is a ZeroNVS model, from its header alone (for model pickers such as ComfyUI's)."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 from ..tensor_files import WeightFile
 from .demo import DEMO_MODEL_NAME, resolve_model_path
 from .loading import FORMAT_NAME, load_zeronvs
 
-__all__ = ["describe_checkpoint"]
+__all__ = ["describe_checkpoint", "is_zeronvs_safetensors"]
+
+_HEADER_LIMIT = 100 * 2**20
+"""Largest safetensors JSON header read (the format's own limit is 100 MB)."""
+_OFFICIAL_PREFIXES = ("model.diffusion_model.", "cc_projection.")
+"""Key prefixes of an official-layout file: the LDM UNet and the camera projection, which SD checkpoints lack."""
+
+
+def is_zeronvs_safetensors(path) -> bool:
+    """Whether the ``.safetensors`` file ``path`` holds a ZeroNVS model, reading only its JSON header (the
+    8-byte little-endian header length, then the header; safetensors format spec), never a tensor.
+
+    True for the project's format (header metadata ``format: zeronvs``, written by ``save_zeronvs``) and for
+    the official key layout (keys under both ``model.diffusion_model.`` and ``cc_projection.``, as in
+    ``zeronvs.ckpt`` converted to safetensors or ``zeronvs convert --comfyui``). A Zero-1-to-3 checkpoint has
+    the same layout and also counts; ``load_zeronvs`` then says what does not match. False for any other file,
+    including unreadable or truncated ones (``WeightFile`` gives the reason when such a file is loaded).
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as stream:
+            length = int.from_bytes(stream.read(8), "little")
+            if not 0 < length <= min(_HEADER_LIMIT, path.stat().st_size - 8):
+                return False
+            header = json.loads(stream.read(length))
+    except (OSError, ValueError):  # unreadable, or not JSON (UnicodeDecodeError is a ValueError)
+        return False
+    if not isinstance(header, dict):
+        return False
+    metadata = header.get("__metadata__")
+    if isinstance(metadata, dict) and metadata.get("format") == FORMAT_NAME:
+        return True
+    return all(any(key.startswith(prefix) for key in header) for prefix in _OFFICIAL_PREFIXES)
 
 
 def describe_checkpoint(model=None, config=None) -> dict:
