@@ -20,7 +20,7 @@ import zeronvs_core.model
 import zeronvs_core.render
 from zeronvs_core import cli, jobs
 from zeronvs_core.cli import error_line, main
-from zeronvs_core.distill import PRESETS
+from zeronvs_core.distill import PRESETS, DistillResult
 from zeronvs_core.fingerprint import file_sha256, weights_sha256
 from zeronvs_core.model import load_zeronvs, save_zeronvs
 from zeronvs_core.nerf.scene import Scene
@@ -226,6 +226,38 @@ class _Bar:
         pass
 
 
+def test_resume_records_the_step_and_the_interrupted_parts(tiny_project_model, tmp_path, monkeypatch, capsys):
+    """Cheap: the distillation is replaced by one that is interrupted at step 2, then resumes from it; two
+    interruptions make two parts, earliest first."""
+    calls = []
+
+    def fake_distill(model, image, fov, elevation, scale, config, checkpoint_dir, resume, callback):
+        calls.append(resume)
+        if len(calls) < 3:
+            callback(2, config.steps, None)
+            raise KeyboardInterrupt
+        return DistillResult(Scene(config.field), config.steps, start_step=2)
+
+    monkeypatch.setattr(zeronvs_core.distill, "distill", fake_distill)
+    out = tmp_path / "orbit"
+    args = ["orbit", EXAMPLE, "--model", tiny_project_model, *SMALL_ORBIT, "--out", str(out)]
+    assert main(args) == 130
+    first = json.loads((out / "run.json").read_text())
+    assert main([*args, "--resume"]) == 130
+    second = json.loads((out / "run.json").read_text())
+    part = {"status": "interrupted during distill", "seconds": first["seconds"]}
+    assert second["status"] == "interrupted during distill"
+    assert second["resumed"] == {"from_step": None, "interrupted_parts": [part]}  # kept for the next resume
+    assert main([*args, "--resume"]) == 0 and calls == [False, True, True]
+    capsys.readouterr()
+    record = json.loads((out / "run.json").read_text())
+    assert record["status"] == "done"
+    parts = [{"status": "interrupted during distill", "seconds": run["seconds"]} for run in (first, second)]
+    assert record["resumed"] == {"from_step": 2, "interrupted_parts": parts}
+    assert set(first["seconds"]) == {"load", "distill", "total"}
+
+
+@pytest.mark.slow
 def test_an_interrupted_then_resumed_run_records_both_parts(tiny_project_model, tmp_path, monkeypatch, capsys):
     out = tmp_path / "orbit"
     args = ["orbit", EXAMPLE, "--model", tiny_project_model, *SMALL_ORBIT, "--out", str(out)]
