@@ -151,7 +151,8 @@ def _small_image(tmp_path, size=7) -> str:
         (["views", "{small}"], "{small} is 7x7 pixels; a photo must be at least 8x8"),
         (["orbit", "{small}"], "{small} is 7x7 pixels; a photo must be at least 8x8"),
         (["views", EXAMPLE, "--model", "{tmp}/none.ckpt"], "model file {tmp}/none.ckpt does not exist"),
-        (["orbit", EXAMPLE, "--model", "{tmp}"], "model file {tmp} does not exist"),
+        (["orbit", EXAMPLE, "--model", "{tmp}"], "model file {tmp} is a folder; give the checkpoint file in it"),
+        (["info", "{tmp}"], "model file {tmp} is a folder; give the checkpoint file in it"),
     ],
 )
 def test_bad_values_are_refused_before_any_heavy_work(args, message, tmp_path, capsys, no_heavy_work):
@@ -161,7 +162,8 @@ def test_bad_values_are_refused_before_any_heavy_work(args, message, tmp_path, c
         args = [a.replace(key, value) for a in args]
         message = message.replace(key, value)
     out = tmp_path / "out"
-    assert main([*args, "--device", "cpu", "--out", str(out)]) == 2
+    options = [] if args[0] == "info" else ["--device", "cpu", "--out", str(out)]
+    assert main([*args, *options]) == 2
     assert one_error_line(capsys).startswith(f"zeronvs: error: {message}")
     assert not out.exists()  # nothing made: no run.json, field or checkpoint
 
@@ -194,6 +196,14 @@ def test_convert_to_a_wrong_destination_is_refused_before_loading(tiny_files, tm
             assert main(["convert", str(weights), destination, "--config", str(config), *extra]) == 2
             assert one_error_line(capsys) == f"zeronvs: error: {message}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.safetensors"]
+
+
+def test_convert_from_a_folder_is_one_line(tmp_path, capsys):
+    folder = tmp_path / "model.ckpt"
+    folder.mkdir()
+    assert main(["convert", str(folder), str(tmp_path / "y.safetensors")]) == 2
+    assert one_error_line(capsys) == f"zeronvs: error: {folder} is a folder, not a weight file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.ckpt"]
 
 
 # --- run.json records how a run ended ---------------------------------------------------------------
