@@ -3,8 +3,8 @@ outputs, and how the run ended.
 
 ``run.json`` says ``"status"``: ``"running"`` while the job runs, then ``"done"``, ``"interrupted during
 PHASE"`` (Ctrl-C; ``--resume`` continues) or ``"failed"`` with ``"error"`` (the message) and
-``"failed_during"`` (the phase). A resumed run has ``"resumed"``: the step it continued from and the
-status and seconds of every interrupted part before it.
+``"failed_during"`` (the phase). A resumed run has ``"resumed"``: the step it continued from (``null``
+until the distillation has resumed) and the status and seconds of every interrupted part before it.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ class RunRecord:
         self.previous = self._previous() if resume else None
         if self.previous is not None:
             self._check_same_run(self.previous)
+            self.record["resumed"] = {"from_step": None, "interrupted_parts": _parts(self.previous)}
         self.current_phase = "setup"
         self.start = time.perf_counter()
         try:
@@ -96,12 +97,11 @@ class RunRecord:
             self.record["seconds"][name] = round(time.perf_counter() - start, 3)
 
     def resumed_from(self, step: int) -> None:
-        """Record that this run continued an interrupted one from ``step``, with the status and seconds
-        of each interrupted part before it (earliest first)."""
-        previous = self.previous or {}
-        earlier = previous.get("resumed", {}).get("interrupted_parts", [])
-        part = {"status": previous.get("status"), "seconds": previous.get("seconds", {})}
-        self.record["resumed"] = {"from_step": step, "interrupted_parts": [*earlier, part]}
+        """Record that this run continued an interrupted one from ``step``. The status and seconds of each
+        interrupted part before it (earliest first) are recorded from the start of a resumed run, so a
+        resumed run interrupted again keeps them (with ``"from_step": null``) for the next resume."""
+        parts = _parts(self.previous or {}) if self.previous is not None else []
+        self.record["resumed"] = {"from_step": step, "interrupted_parts": parts}
 
     def finish(self, outputs: dict, model=None) -> dict:
         """Record ``outputs`` and ``"status": "done"``; returns the record."""
@@ -143,6 +143,12 @@ class RunRecord:
         }
         (self.out / RUN_FILE).write_text(json.dumps(self.record, indent=2) + "\n")
         return self.record
+
+
+def _parts(previous: dict) -> list[dict]:
+    """The interrupted parts of the run recorded in ``previous`` (its own earlier parts, then itself)."""
+    earlier = (previous.get("resumed") or {}).get("interrupted_parts", [])
+    return [*earlier, {"status": previous.get("status"), "seconds": previous.get("seconds", {})}]
 
 
 def _one_line(error: BaseException) -> str:

@@ -57,6 +57,8 @@ class WeightFile(Mapping):
     def __init__(self, path, dtype: torch.dtype | None = None):
         self.path = Path(path)
         self.dtype = dtype
+        if self.path.is_dir():
+            raise IsADirectoryError(f"{self.path} is a folder, not a weight file")
         if not self.path.is_file():
             raise FileNotFoundError(f"no weight file at {self.path}")
         if self.path.suffix == ".safetensors":

@@ -24,10 +24,17 @@ def demo_model_path() -> Path:
 
 def resolve_model_path(model: str | Path | None) -> Path:
     """The checkpoint a user means: the demo model for None or ``"zeronvs-mini"``, otherwise ``model``,
-    which must be an existing file."""
+    which must be an existing file.
+
+    Raises:
+        IsADirectoryError: ``model`` is a folder.
+        FileNotFoundError: nothing exists at ``model``.
+    """
     if model is None or str(model) == DEMO_MODEL_NAME:
         return demo_model_path()
     path = Path(model).expanduser()
+    if path.is_dir():
+        raise IsADirectoryError(f"model file {path} is a folder; give the checkpoint file in it")
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist (or pass {DEMO_MODEL_NAME!r} for the demo model)")
     return path
