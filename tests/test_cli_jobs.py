@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from zeronvs_core import cli
+from zeronvs_core.cameras import orbit_path
 from zeronvs_core.cli import main
 from zeronvs_core.model import save_zeronvs
 from zeronvs_core.render import load_scene
@@ -30,30 +31,32 @@ def test_views_writes_pngs_grid_and_run_json(tiny_project_model, tmp_path, capsy
     assert [iio.imread(v).shape for v in views] == [(64, 64, 3)] * 3
     assert iio.imread(out / "grid.png").shape == (64, 192, 3)
     record = json.loads((out / "run.json").read_text())
-    assert record["status"] == "done" and record["settings"]["count"] == 3
-    assert record["settings"]["camera"] == {"fov_deg": 52.55, "elevation_deg": 31.0, "scale": 0.7}
+    assert record["status"] == "done" and record["settings"]["scale"] == 0.7
+    camera = record["settings"]["camera"]
+    assert (camera["fov_deg"], camera["elevation_deg"]) == (52.55, 31.0)
+    torch.testing.assert_close(torch.tensor(camera["target_c2w"]), orbit_path(3, 31.0))
     assert set(record["seconds"]) == {"load", "sample", "total"}
 
 
-def test_orbit_then_render_the_saved_field(tiny_project_model, tmp_path, capsys):
+def test_orbit_then_render_the_saved_scene(tiny_project_model, tmp_path, capsys):
     out = tmp_path / "orbit"
     args = ["orbit", EXAMPLE, "--model", tiny_project_model, "--fov", "53.26", "--elevation", "17.9"]
     assert main([*args, "--scale", "0.74", *SMALL_ORBIT, "--out", str(out)]) == 0
     assert "orbit video:" in capsys.readouterr().out
-    for name in ("orbit.mp4", "depth.mp4", "field.safetensors", "checkpoint/last.ckpt"):
+    for name in ("orbit.mp4", "depth.mp4", "scene.safetensors", "checkpoint/last.ckpt"):
         assert (out / name).is_file(), name
     assert [iio.imread(f).shape for f in sorted((out / "frames").glob("*.png"))] == [(16, 16, 3)] * 3
     assert iio.imread(out / "orbit.mp4", index=None).shape == (3, 16, 16, 3)
     record = json.loads((out / "run.json").read_text())
     assert record["status"] == "done" and record["settings"]["preset"] == "cpu_smoke"
     assert record["settings"]["distill"]["steps"] == 4 and {"distill", "render"} <= set(record["seconds"])
-    scene, settings = load_scene(out / "field.safetensors")
+    scene, settings = load_scene(out / "scene.safetensors")
     assert (settings.fov_deg, settings.elevation_deg) == (53.26, 17.9)
 
     again = tmp_path / "render"
-    assert main(["render", str(out / "field.safetensors"), "--frames", "2", "--size", "12", "--out", str(again)]) == 0
+    assert main(["render", str(out / "scene.safetensors"), "--frames", "2", "--size", "12", "--out", str(again)]) == 0
     assert iio.imread(again / "depth.mp4", index=None).shape == (2, 12, 12, 3)
-    assert json.loads((again / "run.json").read_text())["settings"]["elevation_deg"] is None  # the field's own
+    assert json.loads((again / "run.json").read_text())["settings"]["elevation_deg"] is None  # the scene's own
 
 
 def test_ctrl_c_leaves_a_checkpoint_and_resume_continues(tiny_project_model, tmp_path, monkeypatch, capsys):

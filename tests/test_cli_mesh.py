@@ -20,7 +20,7 @@ def scene_file(tmp_path_factory):
     """A fresh scene (its density is the official blob around the origin, 5.0 at the centre, plus the small
     random MLP), saved as 'zeronvs orbit' saves it."""
     torch.manual_seed(0)
-    return save_scene(Scene(SMALL), tmp_path_factory.mktemp("scene") / "field.safetensors", SETTINGS)
+    return save_scene(Scene(SMALL), tmp_path_factory.mktemp("scene") / "scene.safetensors", SETTINGS)
 
 
 @pytest.mark.parametrize("suffix", [".glb", ".ply", ".obj"])
