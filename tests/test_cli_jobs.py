@@ -42,7 +42,7 @@ def test_orbit_then_render_the_saved_scene(tiny_project_model, tmp_path, capsys)
     out = tmp_path / "orbit"
     args = ["orbit", EXAMPLE, "--model", tiny_project_model, "--fov", "53.26", "--elevation", "17.9"]
     assert main([*args, "--scale", "0.74", *SMALL_ORBIT, "--out", str(out)]) == 0
-    assert "orbit video:" in capsys.readouterr().out
+    assert f"scene: {out / 'scene.safetensors'}" in capsys.readouterr().out
     for name in ("orbit.mp4", "depth.mp4", "scene.safetensors", "checkpoint/last.ckpt"):
         assert (out / name).is_file(), name
     assert [iio.imread(f).shape for f in sorted((out / "frames").glob("*.png"))] == [(16, 16, 3)] * 3
@@ -57,6 +57,19 @@ def test_orbit_then_render_the_saved_scene(tiny_project_model, tmp_path, capsys)
     assert main(["render", str(out / "scene.safetensors"), "--frames", "2", "--size", "12", "--out", str(again)]) == 0
     assert iio.imread(again / "depth.mp4", index=None).shape == (2, 12, 12, 3)
     assert json.loads((again / "run.json").read_text())["settings"]["elevation_deg"] is None  # the scene's own
+    assert capsys.readouterr().out.startswith(f"orbit video: {again / 'orbit.mp4'}")
+
+    points = tmp_path / "points.ply"
+    mesh_args = ["--out", str(points), "--points", "--frames", "2", "--size", "8", "--min-opacity", "1e-9"]
+    assert main(["mesh", str(out / "scene.safetensors"), *mesh_args]) == 0
+    assert points.is_file() and f"wrote {points}: 128 points" in capsys.readouterr().out
+    old_name = out / "field.safetensors"  # an earlier version's name is a path like any other
+    old_name.write_bytes((out / "scene.safetensors").read_bytes())
+    assert main(["render", str(old_name), "--frames", "1", "--size", "12", "--out", str(tmp_path / "old")]) == 0
+    torch.testing.assert_close(
+        torch.tensor(iio.imread(tmp_path / "old" / "frames" / "frame_0000.png")),
+        torch.tensor(iio.imread(again / "frames" / "frame_0000.png")),
+    )
 
 
 def test_ctrl_c_leaves_a_checkpoint_and_resume_continues(tiny_project_model, tmp_path, monkeypatch, capsys):

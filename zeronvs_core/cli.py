@@ -31,6 +31,7 @@ _FLAGS = {
     "convert": {"the config argument": "--config"},
     "info": {"the config argument": "--config"},
     "eval": {"the config argument": "--config"},
+    "mesh": {"min_opacity": "--min-opacity", "half_size": "--half-size"},
 }
 """Per command, the words of the library's error texts that are the command's flags."""
 
