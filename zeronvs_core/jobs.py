@@ -235,6 +235,7 @@ def render_scene(
         raise ValueError(f"distance must be positive, got {distance}")
     torch_device = choose_device(device)
     frames, size = _video_size(torch_device, frames, size)
+    # the angles given are checked now (the others come from the file, read below)
     CameraSet(FOV_DEG if fov_deg is None else fov_deg, ELEVATION_DEG if elevation_deg is None else elevation_deg)
     if not Path(scene_path).is_file():
         raise FileNotFoundError(f"scene file {scene_path} does not exist")
