@@ -7,10 +7,14 @@ import imageio.v3 as iio
 import pytest
 import torch
 
-from zeronvs_core import cli
-from zeronvs_core.cameras import orbit_path
+import zeronvs_core.distill
+import zeronvs_core.sampling
+from zeronvs_core import cli, jobs
+from zeronvs_core.cameras import orbit_camera, orbit_path
 from zeronvs_core.cli import main
+from zeronvs_core.distill import DistillResult
 from zeronvs_core.model import save_zeronvs
+from zeronvs_core.nerf.scene import Scene
 from zeronvs_core.render import load_scene
 
 EXAMPLE = "demo/object.png"
@@ -140,3 +144,44 @@ def test_info_describes_a_checkpoint(tiny_project_model, capsys):
     )
     assert main(["info", tiny_project_model]) == 0
     assert "camera_mode" in capsys.readouterr().out
+
+
+def test_the_jobs_sample_distil_and_render_with_the_cameras_and_scale_given(
+    tiny_project_model, tmp_path, monkeypatch, capsys
+):
+    """Cheap: sampling, distillation and rendering are replaced by recorders of what they are handed."""
+    handed = {}
+
+    def fake_sample_views(model, image, cond_c2w, target_c2w, fov_deg, scale, **kwargs):
+        handed["views"] = (cond_c2w, target_c2w, fov_deg, scale)
+        return torch.zeros(target_c2w.shape[0], 3, 8, 8)
+
+    def fake_distill(model, image, fov_deg, elevation_deg, scale, config, checkpoint_dir, resume, callback):
+        handed["distill"] = (fov_deg, elevation_deg, scale, config.anchors.count)
+        return DistillResult(Scene(config.field), config.steps)
+
+    def fake_outputs(scene, out, settings, cameras, size, progress):
+        handed["render"] = (cameras, size, settings.fov_deg, settings.elevation_deg)
+        return {"orbit": "o.mp4", "depth": "d.mp4", "frames": "frames"}
+
+    monkeypatch.setattr(zeronvs_core.sampling, "sample_views", fake_sample_views)
+    monkeypatch.setattr(zeronvs_core.distill, "distill", fake_distill)
+    monkeypatch.setattr(jobs, "_render_outputs", fake_outputs)
+    given = ["--model", tiny_project_model, "--fov", "40", "--elevation", "12.5", "--scale", "0.9"]
+    assert main(["views", EXAMPLE, *given, "--count", "3", "--steps", "1", "--out", str(tmp_path / "v")]) == 0
+    assert main(["orbit", EXAMPLE, *given, "--anchors", "2", *SMALL_ORBIT, "--out", str(tmp_path / "o")]) == 0
+    capsys.readouterr()
+    cond_c2w, target_c2w, fov_deg, scale = handed["views"]
+    assert torch.equal(cond_c2w, orbit_camera(12.5, 0.0, 1.0)) and torch.equal(target_c2w, orbit_path(3, 12.5))
+    assert (fov_deg, scale) == (40.0, 0.9)
+    assert handed["distill"] == (40.0, 12.5, 0.9, 2)
+    cameras, size, *stored = handed["render"]
+    assert (cameras.fov_deg, cameras.elevation_deg, size, *stored) == (40.0, 12.5, 16, 40.0, 12.5)
+    assert torch.equal(cameras.target_c2w, orbit_path(3, 12.5))
+    record = json.loads((tmp_path / "o" / "run.json").read_text())["settings"]
+    assert (record["camera"]["fov_deg"], record["camera"]["elevation_deg"], record["camera"]["target_c2w"]) == (
+        40.0,
+        12.5,
+        [],
+    )
+    assert (record["scale"], record["anchor_count"], record["distill"]["anchors"]["count"]) == (0.9, 2, 2)
