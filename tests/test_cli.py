@@ -1,9 +1,14 @@
 """``zeronvs convert``: official checkpoint to the project's format, and one-line errors."""
 
+import ast
+import re
+from pathlib import Path
+
 import pytest
 import torch
 
-from zeronvs_core.cli import main
+import zeronvs_core
+from zeronvs_core.cli import error_line, main
 from zeronvs_core.model import load_zeronvs
 
 
@@ -44,3 +49,43 @@ def test_a_bad_memory_budget_is_one_line(budget, capsys):
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and "Traceback" not in err
     assert f"--memory-budget-gib: expected 'auto', 'none' or a positive number of GiB, got '{budget}'" in err
+
+
+_COMMAND_MODULES = {"cli.py", "mesh_cli.py", "eval_cli.py"}
+_FLAG = re.compile(r"(?<![\w-])--[a-z]")
+
+
+def _raised_texts(path: Path) -> list[tuple[int, str]]:
+    """Every string written inside a ``raise`` statement of ``path`` (f-string parts included)."""
+    texts = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Raise):
+            for part in ast.walk(node):
+                if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                    texts.append((node.lineno, part.value))
+    return texts
+
+
+def test_library_errors_name_arguments_not_flags():
+    """Flags are the command's: the library's error texts name its arguments (``resume=True``,
+    ``the config argument``) and ``cli.error_line`` says them as flags."""
+    library = Path(zeronvs_core.__file__).parent
+    found = [
+        f"{path.relative_to(library)}:{line}: {text!r}"
+        for path in sorted(library.rglob("*.py"))
+        if path.name not in _COMMAND_MODULES
+        for line, text in _raised_texts(path)
+        if _FLAG.search(text)
+    ]
+    assert _raised_texts(library / "run_record.py"), "the scan must see raise statements"
+    assert found == []
+
+
+def test_error_line_says_the_commands_flags():
+    flags = {"fov_deg": "--fov", "resume=True": "--resume", "the config argument": "--config"}
+    error = ValueError("resume=True: fov_deg differs;\n input_fov_deg and fov_degrees stay; pass the config argument")
+    assert error_line(error, flags) == "--resume: --fov differs; input_fov_deg and fov_degrees stay; pass --config"
+    assert (
+        error_line(error)
+        == "resume=True: fov_deg differs; input_fov_deg and fov_degrees stay; pass the config argument"
+    )

@@ -19,6 +19,7 @@ import zeronvs_core.distill
 import zeronvs_core.model
 import zeronvs_core.render
 from zeronvs_core import cli, jobs
+from zeronvs_core.cameras import orbit_path
 from zeronvs_core.cli import error_line, main
 from zeronvs_core.distill import PRESETS, DistillResult
 from zeronvs_core.fingerprint import file_sha256, weights_sha256
@@ -74,9 +75,9 @@ def test_out_in_the_way_of_a_file_is_one_line(command, where, message, tmp_path,
 
 
 def test_render_out_under_a_file_is_one_line(tmp_path, capsys, no_heavy_work):
-    field = _saved_field(tmp_path)
+    scene = _saved_scene(tmp_path)
     (tmp_path / "file").write_text("")
-    assert main(["render", str(field), "--out", str(tmp_path / "file" / "r")]) == 2
+    assert main(["render", str(scene), "--out", str(tmp_path / "file" / "r")]) == 2
     assert f"{tmp_path}/file is a file, not a folder" in one_error_line(capsys)
 
 
@@ -145,7 +146,7 @@ def _small_image(tmp_path, size=7) -> str:
         (["orbit", EXAMPLE, "--frames", "0"], "frames must be at least 1, got 0"),
         (["orbit", EXAMPLE, "--size", "7"], "size must be at least 8, got 7"),
         (["orbit", EXAMPLE, "--steps", "0"], "steps must be at least 1, got 0"),
-        (["orbit", EXAMPLE, "--anchors", "-1"], "anchors must be at least 0, got -1"),
+        (["orbit", EXAMPLE, "--anchors", "-1"], "--anchors must be at least 0, got -1"),
         (["views", EXAMPLE, "--steps", "0"], "steps must be an integer in [1, 1000], got 0"),
         (["views", EXAMPLE, "--steps", "1001"], "steps must be an integer in [1, 1000], got 1001"),
         (["views", "{small}"], "{small} is 7x7 pixels; a photo must be at least 8x8"),
@@ -165,17 +166,17 @@ def test_bad_values_are_refused_before_any_heavy_work(args, message, tmp_path, c
     options = [] if args[0] == "info" else ["--device", "cpu", "--out", str(out)]
     assert main([*args, *options]) == 2
     assert one_error_line(capsys).startswith(f"zeronvs: error: {message}")
-    assert not out.exists()  # nothing made: no run.json, field or checkpoint
+    assert not out.exists()  # nothing made: no run.json, scene or checkpoint
 
 
 @pytest.mark.parametrize("render_args", [["--frames", "0"], ["--size", "7"], ["--distance", "0"]])
-def test_render_bad_values_are_refused_before_the_field_is_read(render_args, tmp_path, capsys, monkeypatch):
+def test_render_bad_values_are_refused_before_the_scene_is_read(render_args, tmp_path, capsys, monkeypatch):
     def heavy(*args, **kwargs):
         raise AssertionError("heavy work")
 
     monkeypatch.setattr(zeronvs_core.render, "load_scene", heavy)
     out = tmp_path / "out"
-    assert main(["render", str(tmp_path / "field.safetensors"), *render_args, "--out", str(out)]) == 2
+    assert main(["render", str(tmp_path / "scene.safetensors"), *render_args, "--out", str(out)]) == 2
     assert render_args[0].lstrip("-") in one_error_line(capsys)
     assert not out.exists()
 
@@ -403,27 +404,28 @@ def test_official_layout_without_config_is_one_sentence_naming_config(command, t
 # --- render's defaults follow the device -------------------------------------------------------------
 
 
-def _saved_field(tmp_path) -> Path:
+def _saved_scene(tmp_path) -> Path:
     config = PRESETS["cpu_smoke"]
-    return save_scene(Scene(config.field), tmp_path / "field.safetensors", settings_for(config, 50.0, 20.0))
+    return save_scene(Scene(config.field), tmp_path / "scene.safetensors", settings_for(config, 50.0, 20.0))
 
 
 def test_render_defaults_to_the_cpu_video_size(tmp_path, monkeypatch, capsys):
     used = []
 
-    def fake_outputs(scene, out, settings, frames, size, distance, progress):
-        used.append((frames, size, distance, settings.fov_deg, settings.elevation_deg))
+    def fake_outputs(scene, out, settings, cameras, size, progress):
+        torch.testing.assert_close(cameras.target_c2w, orbit_path(len(cameras), cameras.elevation_deg))
+        used.append((len(cameras), size, 1.0, cameras.fov_deg, cameras.elevation_deg))
         return {"orbit": "o.mp4", "depth": "d.mp4", "frames": "frames"}
 
     monkeypatch.setattr(jobs, "_render_outputs", fake_outputs)
-    field = _saved_field(tmp_path)
-    assert main(["render", str(field), "--device", "cpu", "--out", str(tmp_path / "r")]) == 0
+    scene = _saved_scene(tmp_path)
+    assert main(["render", str(scene), "--device", "cpu", "--out", str(tmp_path / "r")]) == 0
     assert used == [(48, 96, 1.0, 50.0, 20.0)] == [(*jobs.default_video(torch.device("cpu")), 1.0, 50.0, 20.0)]
     record = json.loads((tmp_path / "r" / "run.json").read_text())
     assert (record["settings"]["frames"], record["settings"]["size"]) == (48, 96)
-    parsed = cli.build_parser().parse_args(["render", str(field)])
+    parsed = cli.build_parser().parse_args(["render", str(scene)])
     assert (parsed.frames, parsed.size, parsed.device) == (None, None, "auto")  # the device decides
-    assert main(["render", str(field), "--frames", "5", "--size", "20", "--out", str(tmp_path / "s")]) == 0
+    assert main(["render", str(scene), "--frames", "5", "--size", "20", "--out", str(tmp_path / "s")]) == 0
     assert used[-1][:2] == (5, 20)
 
 

@@ -20,7 +20,7 @@ def scene_file(tmp_path_factory):
     """A fresh scene (its density is the official blob around the origin, 5.0 at the centre, plus the small
     random MLP), saved as 'zeronvs orbit' saves it."""
     torch.manual_seed(0)
-    return save_scene(Scene(SMALL), tmp_path_factory.mktemp("scene") / "field.safetensors", SETTINGS)
+    return save_scene(Scene(SMALL), tmp_path_factory.mktemp("scene") / "scene.safetensors", SETTINGS)
 
 
 @pytest.mark.parametrize("suffix", [".glb", ".ply", ".obj"])
@@ -65,6 +65,8 @@ def test_points_writes_what_export_point_cloud_writes(scene_file, tmp_path, caps
         (["--out-suffix", ".stl"], "a mesh is written as .glb, .ply, .obj (from the file name), got "),
         (["--out-suffix", ".glb", "--points"], "--points writes a .ply point cloud, got --out "),
         (["--scene", "missing.safetensors"], "no weight file at"),
+        (["--half-size", "0"], "zeronvs: error: --half-size must be a positive size in world units, got 0.0"),
+        (["--out-suffix", ".ply", "--points", "--min-opacity", "0"], "zeronvs: error: --min-opacity must be in (0, 1]"),
     ],
 )
 def test_bad_input_is_one_error_line_exit_2_and_no_file(scene_file, tmp_path, capsys, options, message):

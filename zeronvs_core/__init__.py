@@ -42,7 +42,7 @@ Quick start (the demo model and the ``cpu_smoke`` preset: a few minutes on a 2-c
     look = settings_for(recipe, fov, elevation)  # the recipe's near/far, samples per ray, background
     frames = render_orbit(result.scene, elevation, fov, n_views=48, size=96, settings=look)  # frame 0: input
     write_video(frames.rgb, "orbit.mp4")
-    save_scene(result.scene, "field.safetensors", look)  # load_scene gives (scene, look) back
+    save_scene(result.scene, "scene.safetensors", look)  # load_scene gives (scene, look) back
     export_mesh(result.scene, "scene.glb", resolution=128, settings=look)  # threshold: the recipe's render
 
 ``views`` is ``[8,3,64,64]`` here (the model's resolution; 256 with the released model). Shapes, units,

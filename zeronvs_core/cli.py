@@ -2,13 +2,16 @@
 
 Argument parsing, progress bars and error printing live here; the work is done by ``jobs.py`` and the
 library, which check every argument and input before any heavy work (loading a model, distilling).
+The command builds the jobs' camera value (``camera_set.CameraSet``) from ``--fov`` and ``--elevation``.
 Bad arguments, unusable files and any ``OSError`` on inputs or outputs print one ``zeronvs: error:``
-line naming the path and exit with status 2; Ctrl-C exits with 130 after leaving a checkpoint that
-``--resume`` continues."""
+line naming the path and exit with status 2; the library's errors name its arguments (``fov_deg``),
+which the line says as the command's flags (``--fov``). Ctrl-C exits with 130 after leaving a checkpoint
+that ``--resume`` continues."""
 
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 
@@ -17,9 +20,20 @@ from .eval_cli import EVAL_DESCRIPTION, EVAL_HELP, add_eval_arguments, run_eval
 from .mesh_cli import MESH_DESCRIPTION, MESH_HELP, add_mesh_arguments, run_mesh
 from .wild_defaults import ELEVATION_DEG, FOV_DEG, SCALE
 
-__all__ = ["build_parser", "error_line", "main"]
+__all__ = ["build_parser", "cameras_from_args", "error_line", "main"]
 
 _DTYPE_NAMES = ("float16", "float32")
+_CAMERA_FLAGS = {"fov_deg": "--fov", "elevation_deg": "--elevation"}
+_FLAGS = {
+    "views": _CAMERA_FLAGS,
+    "orbit": {**_CAMERA_FLAGS, "anchor_count": "--anchors", "resume=True": "--resume"},
+    "render": _CAMERA_FLAGS,
+    "convert": {"the config argument": "--config"},
+    "info": {"the config argument": "--config"},
+    "eval": {"the config argument": "--config"},
+    "mesh": {"min_opacity": "--min-opacity", "half_size": "--half-size"},
+}
+"""Per command, the words of the library's error texts that are the command's flags."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,10 +122,11 @@ def _add_job_parsers(commands) -> None:
 
     orbit = commands.add_parser(
         "orbit",
-        help="the whole pipeline: SDS distillation of a 3D field, orbit and depth videos",
+        help="the whole pipeline: SDS distillation of a 3D scene, orbit and depth videos",
         description=(
-            "Distil the model's novel views of a photo into a 3D field (optionally anchored), then render "
-            "an orbit video and a depth video around it. Ctrl-C leaves a checkpoint; --resume continues it."
+            "Distil the model's novel views of a photo into a 3D scene (OUT/scene.safetensors, optionally "
+            "anchored), then render an orbit video and a depth video around it. Ctrl-C leaves a checkpoint; "
+            "--resume continues it."
         ),
     )
     orbit.add_argument("image", help="input photo (PNG, JPEG, ...)")
@@ -135,10 +150,10 @@ def _add_job_parsers(commands) -> None:
 
     render = commands.add_parser(
         "render",
-        help="re-render a saved field along a new orbit",
-        description="Render a field.safetensors written by 'zeronvs orbit' along an orbit of your choice.",
+        help="re-render a saved scene along a new orbit",
+        description="Render a scene.safetensors written by 'zeronvs orbit' along an orbit of your choice.",
     )
-    render.add_argument("field", help="field.safetensors written by 'zeronvs orbit'")
+    render.add_argument("scene", help="scene.safetensors written by 'zeronvs orbit' (or the ComfyUI Save Scene node)")
     render.add_argument("--fov", type=float, default=None, help="vertical FOV, degrees (default: the input's)")
     render.add_argument("--elevation", type=float, default=None, help="orbit elevation, degrees (default: the input's)")
     render.add_argument("--distance", type=float, default=1.0, help="orbit radius, input-camera units (default 1)")
@@ -174,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         return handlers[args.command](args)
     except (OSError, ValueError) as error:
         _close_bars()
-        print(f"zeronvs: error: {error_line(error)}", file=sys.stderr)
+        print(f"zeronvs: error: {error_line(error, _FLAGS.get(args.command))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         _close_bars()
@@ -185,13 +200,19 @@ def main(argv: list[str] | None = None) -> int:
         _BARS.clear()
 
 
-def error_line(error: Exception) -> str:
+def error_line(error: Exception, flags: dict[str, str] | None = None) -> str:
     """One line for an error: an ``OSError`` from the system as ``PATH: reason`` (``PATH -> PATH2`` when it
-    has two), any other error as its message with line breaks folded."""
+    has two), any other error as its message with line breaks folded and each whole word (or phrase) that
+    is a key of ``flags`` said as its flag (``{"fov_deg": "--fov"}``: the library's argument names as the
+    command's flags)."""
     if isinstance(error, OSError) and error.filename is not None:
         paths = str(error.filename) + (f" -> {error.filename2}" if error.filename2 is not None else "")
         return f"{paths}: {error.strerror or error}"
-    return " ".join(str(error).split())
+    line = " ".join(str(error).split())
+    if not flags:
+        return line
+    words = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, flags)) + r")(?!\w)")
+    return words.sub(lambda match: flags[match.group(1)], line)
 
 
 def _convert(args: argparse.Namespace) -> int:
@@ -234,10 +255,14 @@ def _close_bars() -> None:
         _BARS.pop().close()
 
 
-def _camera(args: argparse.Namespace):
-    from .jobs import InputCamera
+def cameras_from_args(args: argparse.Namespace):
+    """The jobs' camera value from ``--fov`` and ``--elevation``: for ``views`` the input camera and
+    ``--count`` targets over a turn (``CameraSet.orbit``), for ``orbit`` the input camera alone."""
+    from .camera_set import CameraSet
 
-    return InputCamera(fov_deg=args.fov, elevation_deg=args.elevation, scale=args.scale)
+    if args.command == "views":
+        return CameraSet.orbit(args.count, args.fov, args.elevation)
+    return CameraSet(args.fov, args.elevation)
 
 
 def _views(args: argparse.Namespace) -> int:
@@ -247,8 +272,8 @@ def _views(args: argparse.Namespace) -> int:
         args.image,
         args.out,
         model=args.model,
-        camera=_camera(args),
-        count=args.count,
+        cameras=cameras_from_args(args),
+        scale=args.scale,
         steps=args.steps,
         guidance_scale=args.guidance,
         eta=args.eta,
@@ -267,10 +292,11 @@ def _orbit(args: argparse.Namespace) -> int:
         args.image,
         args.out,
         model=args.model,
-        camera=_camera(args),
+        cameras=cameras_from_args(args),
+        scale=args.scale,
         preset=args.preset,
         steps=args.steps,
-        anchors=args.anchors,
+        anchor_count=args.anchors,
         seed=args.seed,
         memory_budget_gib=args.memory_budget_gib,
         frames=args.frames,
@@ -280,7 +306,7 @@ def _orbit(args: argparse.Namespace) -> int:
         progress=_progress,
     )
     outputs = record["outputs"]
-    print(f"orbit video: {outputs['orbit']}\ndepth video: {outputs['depth']}\nfield: {outputs['field']}")
+    print(f"orbit video: {outputs['orbit']}\ndepth video: {outputs['depth']}\nscene: {outputs['scene']}")
     print(f"settings and timings: {args.out}/run.json ({record['seconds']['total']:.0f} s in all)")
     return 0
 
@@ -299,10 +325,10 @@ def _memory_budget(text: str) -> float | str | None:
 
 
 def _render(args: argparse.Namespace) -> int:
-    from .jobs import render_field
+    from .jobs import render_scene
 
-    record = render_field(
-        args.field,
+    record = render_scene(
+        args.scene,
         args.out,
         fov_deg=args.fov,
         elevation_deg=args.elevation,

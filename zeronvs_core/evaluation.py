@@ -246,9 +246,9 @@ def _evaluate_scene(
     """Distil, render, score and write ``metrics.json`` for one scene."""
     start = time.perf_counter()
     config = protocol_config(base, protocol, scene.elevation_deg)
-    field = _distil(scene, config, model, folder, progress)
+    distilled = _distil(scene, config, model, folder, progress)
     indices = list(scene.eval_indices)
-    renders = _render(scene, field, config, protocol, indices, progress)
+    renders = _render(scene, distilled, config, protocol, indices, progress)
     scores = score_views(renders, scene.images[indices], lpips)
     for render, view in zip(renders, indices, strict=True):  # named by the dataset's view number
         write_image(render, folder / "renders" / f"view_{scene.view_ids[view]:03d}.png")
@@ -277,7 +277,7 @@ def _evaluate_scene(
 
 
 def _distil(scene: EvalScene, config: DistillConfig, model, folder: Path, progress: Progress | None):
-    """The scene's distilled field, resuming from (or reusing) the checkpoint in ``folder/distill``."""
+    """The dataset scene's distilled ``Scene``, resuming from (or reusing) the checkpoint in ``folder/distill``."""
     bar = open_bar(progress, f"{scene.name}: distilling", config.steps)
     done = [0]  # steps shown so far (a resumed run starts past 0)
 
@@ -302,19 +302,20 @@ def _distil(scene: EvalScene, config: DistillConfig, model, folder: Path, progre
 
 def _render(
     scene: EvalScene,
-    field,
+    distilled,
     config: DistillConfig,
     protocol: DatasetProtocol,
     indices: list[int],
     progress: Progress | None,
 ) -> torch.Tensor:
-    """The views ``indices`` rendered at their protocol cameras and the images' size: ``[N,3,H,W]`` on the CPU."""
+    """The views ``indices`` of the distilled ``Scene`` rendered at their protocol cameras and the images'
+    size: ``[N,3,H,W]`` on the CPU."""
     cameras = protocol_cameras(scene.c2w, scene.input_index, scene.elevation_deg, scene.settings.gt_to_pred_scale)
     render_settings = replace(settings_for(config, scene.fov_deg, scene.elevation_deg), background=protocol.background)
     height, width = scene.images.shape[-2:]
     bar = open_bar(progress, f"{scene.name}: rendering", len(indices))
     frames = render_path(
-        field, cameras[indices], scene.fov_deg, (height, width), render_settings, lambda *_: bar.update(1)
+        distilled, cameras[indices], scene.fov_deg, (height, width), render_settings, lambda *_: bar.update(1)
     )
     bar.close()
     return frames.rgb.float().cpu()

@@ -1,64 +1,46 @@
 """The ``zeronvs`` command's jobs as plain functions: novel views of a photo, the whole orbit pipeline
-(anchors, SDS distillation, orbit and depth videos, the saved field), and re-rendering a saved field.
+(anchors, SDS distillation, orbit and depth videos, the saved scene), and re-rendering a saved scene.
 
 Each job writes its outputs into a folder, with ``run.json``: the settings, the outputs, the device
 and the seconds spent per phase. Progress goes to ``progress(description, total)``, which returns a bar
 with ``update(n)`` and ``close()`` (``tqdm`` fits); by default nothing is shown.
 
-Cameras follow the official setup (spec section 5.1): the input camera sits at ``elevation_deg``,
-azimuth 0, distance 1 from the origin, looking at it; novel views and orbits turn about the vertical
-(z) axis through the origin.
+Cameras are one ``camera_set.CameraSet`` (the official setup, spec section 5.1: the input camera sits at
+``elevation_deg``, azimuth 0, distance 1 from the origin, looking at it; novel views and orbits turn about
+the vertical (z) axis through the origin); the viewer scale is its own argument (``wild_defaults.SCALE``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
+import numbers
 from pathlib import Path
 
 import torch
 
-from .cameras import orbit_camera, orbit_path, validate_fov_deg
+from .camera_set import CameraSet
 from .progress import Progress, open_bar
 from .run_record import RUN_FILE, RunRecord
 from .wild_defaults import ELEVATION_DEG, FOV_DEG, SCALE
 
 __all__ = [
     "RUN_FILE",
-    "InputCamera",
+    "SCENE_FILE",
     "choose_device",
     "default_preset",
     "default_video",
     "novel_views",
     "orbit",
-    "render_field",
+    "render_scene",
 ]
 
-
-@dataclass(frozen=True)
-class InputCamera:
-    """What the user must say about the photo (the official in-the-wild values by default)."""
-
-    fov_deg: float = FOV_DEG
-    """Vertical field of view of the photo's centred square crop, degrees, in (0, 180)."""
-    elevation_deg: float = ELEVATION_DEG
-    """Angle of the camera above the ground plane, looking at the scene's centre, degrees, in (-90, 90)."""
-    scale: float = SCALE
-    """Viewer scale s: how far the scene is from the camera, in the model's units (> 0)."""
-
-    def __post_init__(self):
-        _check_angles(self.fov_deg, self.elevation_deg)
-        if not (math.isfinite(self.scale) and self.scale > 0):
-            raise ValueError(f"scale must be a positive number, got {self.scale}")
-
-
-def _check_angles(fov_deg: float | None, elevation_deg: float | None) -> None:
-    """FOV in (0, 180) and elevation in (-90, 90) degrees; ``None`` is not checked."""
-    if fov_deg is not None:
-        validate_fov_deg(torch.tensor([float(fov_deg)]), "fov")
-    if elevation_deg is not None and not -90.0 < elevation_deg < 90.0:
-        raise ValueError(f"elevation must be in (-90, 90) degrees, got {elevation_deg}")
+SCENE_FILE = "scene.safetensors"
+"""The distilled scene ``orbit`` writes into its output folder (``render.save_scene``)."""
+_VIEW_CAMERAS = CameraSet.orbit(8)
+"""``novel_views``' default: the official in-the-wild input camera and 8 targets over a turn."""
+_INPUT_CAMERA = CameraSet()
+"""``orbit``'s default: the official in-the-wild input camera, no targets."""
 
 
 def choose_device(name: str = "auto") -> torch.device:
@@ -87,8 +69,8 @@ def novel_views(
     image_path: str | Path,
     out: str | Path,
     model: str | Path | None = None,
-    camera: InputCamera = InputCamera(),
-    count: int = 8,
+    cameras: CameraSet = _VIEW_CAMERAS,
+    scale: float = SCALE,
     steps: int = 50,
     guidance_scale: float = 3.0,
     eta: float = 1.0,
@@ -96,39 +78,40 @@ def novel_views(
     device: str = "auto",
     progress: Progress | None = None,
 ) -> dict:
-    """DDIM novel views of the photo at ``count`` azimuths evenly spaced over a turn (view 0 is the input
-    camera), at the input's elevation and distance, at the model's resolution (64 px for the demo model,
-    256 px for the released one). Writes ``views/view_NNNN.png``, ``grid.png`` and ``run.json``; returns
-    the run record.
+    """DDIM novel views of the photo, one per target of ``cameras`` (default: 8 azimuths evenly spaced over
+    a turn at the official input camera, view 0 at the input camera), at the model's resolution (64 px for
+    the demo model, 256 px for the released one), for viewer scale ``scale``. Writes
+    ``views/view_NNNN.png``, ``grid.png`` and ``run.json``; returns the run record.
 
     Every argument, the photo, the model's path and the output folder are checked before the model is
-    loaded. Raises ``ValueError`` (bad values, unreadable photo or model file), ``FileNotFoundError`` and
-    other ``OSError`` (missing inputs, an output folder that cannot be written); ``run.json`` records a
-    failure after the folder is made."""
+    loaded. Raises ``ValueError`` (bad values, ``cameras`` without targets, unreadable photo or model
+    file), ``FileNotFoundError`` and other ``OSError`` (missing inputs, an output folder that cannot be
+    written); ``run.json`` records a failure after the folder is made."""
     from .images import image_grid
     from .render import write_frames, write_image
     from .sampling import check_sampling_args, sample_views
 
-    _at_least("count", count, 1)
+    if len(cameras) == 0:
+        raise ValueError("cameras has no target cameras; novel views are sampled one per target")
+    _check_scale(scale)
     check_sampling_args(steps, guidance_scale, eta)
     choose_device(device)
     image, inputs = _read_photo(image_path)
     _model_path(model)
-    settings = {"image": image_path, "model": _model_name(model), "camera": camera, "count": count, "steps": steps}
-    settings.update(guidance_scale=guidance_scale, eta=eta, seed=seed, device=device)
+    settings = {"image": image_path, "model": _model_name(model), "camera": cameras.to_record(), "scale": scale}
+    settings.update(steps=steps, guidance_scale=guidance_scale, eta=eta, seed=seed, device=device)
     with RunRecord(out, "views", settings, inputs) as run:
         loaded = run.phase("load", lambda: _load_model(model, device, run))
-        targets = orbit_path(count, camera.elevation_deg)
         bar = open_bar(progress, "views (DDIM steps)", steps)
         views = run.phase(
             "sample",
             lambda: sample_views(
                 loaded,
                 image.to(loaded.device),
-                orbit_camera(camera.elevation_deg, 0.0),
-                targets,
-                camera.fov_deg,
-                camera.scale,
+                cameras.input_c2w,
+                cameras.target_c2w,
+                cameras.fov_deg,
+                scale,
                 steps=steps,
                 guidance_scale=guidance_scale,
                 eta=eta,
@@ -138,7 +121,7 @@ def novel_views(
         )
         bar.close()
         paths = write_frames(views, run.out / "views", prefix="view")
-        grid = write_image(image_grid(views, min(count, 4))[0], run.out / "grid.png")
+        grid = write_image(image_grid(views, min(len(cameras), 4))[0], run.out / "grid.png")
         return run.finish({"views": [str(p) for p in paths], "grid": str(grid)}, loaded)
 
 
@@ -146,10 +129,11 @@ def orbit(
     image_path: str | Path,
     out: str | Path,
     model: str | Path | None = None,
-    camera: InputCamera = InputCamera(),
+    cameras: CameraSet = _INPUT_CAMERA,
+    scale: float = SCALE,
     preset: str | None = None,
     steps: int | None = None,
-    anchors: int = 0,
+    anchor_count: int = 0,
     seed: int = 0,
     memory_budget_gib: float | str | None = "auto",
     frames: int | None = None,
@@ -158,14 +142,16 @@ def orbit(
     device: str = "auto",
     progress: Progress | None = None,
 ) -> dict:
-    """The whole pipeline: optional anchor views, SDS distillation of a 3D field, then an orbit video and a
-    depth video around it. Writes ``field.safetensors``, ``orbit.mp4``, ``depth.mp4``, ``frames/`` (the
-    orbit frames as PNGs), ``checkpoint/last.ckpt`` (the distillation's state, for ``resume``; it may be
-    deleted once the run is done) and ``run.json``.
+    """The whole pipeline: optional anchor views, SDS distillation of a 3D scene from the input camera of
+    ``cameras`` (which must have no targets: the orbit is ``frames`` views at its elevation), then an orbit
+    video and a depth video around it. Writes ``scene.safetensors`` (``SCENE_FILE``), ``orbit.mp4``,
+    ``depth.mp4``, ``frames/`` (the orbit frames as PNGs), ``checkpoint/last.ckpt`` (the distillation's
+    state, for ``resume``; it may be deleted once the run is done) and ``run.json``.
 
     ``preset`` defaults to ``default_preset``; ``steps`` shortens or lengthens it (every schedule scaled);
-    ``frames`` and ``size`` default to ``default_video``. An interrupted run (Ctrl-C) leaves its checkpoint;
-    ``resume=True`` with the same settings, photo (by content) and model (by weights) continues it.
+    ``anchor_count`` anchor views (0: anchoring off); ``frames`` and ``size`` default to ``default_video``.
+    An interrupted run (Ctrl-C) leaves its checkpoint; ``resume=True`` with the same settings, photo (by
+    content) and model (by weights) continues it.
 
     Every argument, the photo, the model's path and the output folder are checked before the model is
     loaded. Raises as ``novel_views``; on ``resume``, ``ValueError`` when the settings, the photo's content
@@ -175,29 +161,30 @@ def orbit(
     from .distill import PRESETS, distill, with_steps
     from .render import save_scene, settings_for
 
+    if len(cameras) != 0:
+        raise ValueError(
+            f"cameras has {len(cameras)} target cameras; orbit distils from the input camera alone and renders "
+            "its own orbit of frames views"
+        )
+    _check_scale(scale)
     torch_device = choose_device(device)
     preset = preset or default_preset(torch_device)
     if preset not in PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
-    _at_least("anchors", anchors, 0)
+    _at_least("anchor_count", anchor_count, 0)
     if steps is not None:
         _at_least("steps", steps, 1)
     frames, size = _video_size(torch_device, frames, size)
     config = PRESETS[preset]
     if steps is not None:
         config = with_steps(config, steps)
-    config = dataclasses.replace(config, seed=seed, anchors=dataclasses.replace(config.anchors, count=anchors))
-    config = dataclasses.replace(config, memory_budget_gib=memory_budget_gib)
+    anchor_settings = dataclasses.replace(config.anchors, count=anchor_count)
+    config = dataclasses.replace(config, seed=seed, anchors=anchor_settings, memory_budget_gib=memory_budget_gib)
     image, inputs = _read_photo(image_path)
     _model_path(model)
-    settings = {
-        "image": image_path,
-        "model": _model_name(model),
-        "camera": camera,
-        "preset": preset,
-        "steps": config.steps,
-    }
-    settings.update(anchors=anchors, seed=seed, frames=frames, size=size, device=device, distill=config)
+    settings = {"image": image_path, "model": _model_name(model), "camera": cameras.to_record(), "scale": scale}
+    settings.update(preset=preset, steps=config.steps, anchor_count=anchor_count, seed=seed, frames=frames)
+    settings.update(size=size, device=device, distill=config)
     with RunRecord(out, "orbit", settings, inputs, resume=resume) as run:
         loaded = run.phase("load", lambda: _load_model(model, device, run))
         bar = open_bar(progress, "distillation (SDS steps)", config.steps)
@@ -206,9 +193,9 @@ def orbit(
             lambda: distill(
                 loaded,
                 image.to(loaded.device),
-                camera.fov_deg,
-                camera.elevation_deg,
-                camera.scale,
+                cameras.fov_deg,
+                cameras.elevation_deg,
+                scale,
                 config,
                 checkpoint_dir=run.out / "checkpoint",
                 resume=resume,
@@ -218,17 +205,15 @@ def orbit(
         bar.close()
         if resume:
             run.resumed_from(result.start_step)
-        render = settings_for(config, camera.fov_deg, camera.elevation_deg)
-        field = save_scene(result.scene, run.out / "field.safetensors", render)
-        outputs = run.phase(
-            "render",
-            lambda: _render_outputs(result.scene, run.out, render, frames, size, 1.0, progress),
-        )
-        return run.finish({"field": str(field), **outputs, "distill_seconds": result.timings}, loaded)
+        render = settings_for(config, cameras.fov_deg, cameras.elevation_deg)
+        scene_path = save_scene(result.scene, run.out / SCENE_FILE, render)
+        path = CameraSet.orbit(frames, cameras.fov_deg, cameras.elevation_deg)
+        outputs = run.phase("render", lambda: _render_outputs(result.scene, run.out, render, path, size, progress))
+        return run.finish({"scene": str(scene_path), **outputs, "distill_seconds": result.timings}, loaded)
 
 
-def render_field(
-    field_path: str | Path,
+def render_scene(
+    scene_path: str | Path,
     out: str | Path,
     fov_deg: float | None = None,
     elevation_deg: float | None = None,
@@ -238,30 +223,37 @@ def render_field(
     device: str = "auto",
     progress: Progress | None = None,
 ) -> dict:
-    """Re-render a field saved by ``orbit`` along a new orbit (``frames`` views of ``size`` pixels at
-    ``elevation_deg`` and ``distance``); FOV and elevation default to the input camera stored in the field,
-    ``frames`` and ``size`` to ``default_video`` (as ``orbit``). Writes ``orbit.mp4``, ``depth.mp4``,
-    ``frames/`` and ``run.json``. Arguments and the output folder are checked before the field is read."""
+    """Re-render a scene saved by ``orbit`` (``scene.safetensors``) or by the nodes along a new orbit:
+    ``frames`` views of ``size`` pixels at ``elevation_deg`` and ``distance`` (``CameraSet.orbit``). FOV
+    and elevation default to the input camera stored in the scene, ``frames`` and ``size`` to
+    ``default_video`` (as ``orbit``). Writes ``orbit.mp4``, ``depth.mp4``, ``frames/`` and ``run.json``.
+    Arguments and the output folder are checked before the scene is read; ``ValueError`` when neither the
+    arguments nor the scene file give the FOV and elevation."""
     from .render import load_scene
 
     if not distance > 0:
         raise ValueError(f"distance must be positive, got {distance}")
     torch_device = choose_device(device)
     frames, size = _video_size(torch_device, frames, size)
-    _check_angles(fov_deg, elevation_deg)
-    if not Path(field_path).is_file():
-        raise FileNotFoundError(f"field file {field_path} does not exist")
-    settings = {"field": field_path, "fov_deg": fov_deg, "elevation_deg": elevation_deg, "distance": distance}
+    # the angles given are checked now (the others come from the file, read below)
+    CameraSet(FOV_DEG if fov_deg is None else fov_deg, ELEVATION_DEG if elevation_deg is None else elevation_deg)
+    if not Path(scene_path).is_file():
+        raise FileNotFoundError(f"scene file {scene_path} does not exist")
+    settings = {"scene": scene_path, "fov_deg": fov_deg, "elevation_deg": elevation_deg, "distance": distance}
     with RunRecord(out, "render", {**settings, "frames": frames, "size": size, "device": device}) as run:
-        scene, stored = run.phase("load", lambda: load_scene(field_path, device=torch_device))
+        scene, stored = run.phase("load", lambda: load_scene(scene_path, device=torch_device))
         fov_deg = fov_deg if fov_deg is not None else stored.fov_deg
         elevation_deg = elevation_deg if elevation_deg is not None else stored.elevation_deg
         if fov_deg is None or elevation_deg is None:
-            raise ValueError(f"{field_path} does not record its input camera: pass --fov and --elevation")
-        camera = InputCamera(fov_deg, elevation_deg)
-        stored = dataclasses.replace(stored, fov_deg=camera.fov_deg, elevation_deg=camera.elevation_deg)
-        outputs = run.phase("render", lambda: _render_outputs(scene, run.out, stored, frames, size, distance, progress))
+            raise ValueError(f"{scene_path} does not record its input camera: give fov_deg and elevation_deg")
+        path = CameraSet.orbit(frames, fov_deg, elevation_deg, distance)
+        outputs = run.phase("render", lambda: _render_outputs(scene, run.out, stored, path, size, progress))
         return run.finish(outputs)
+
+
+def _check_scale(scale: float) -> None:
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not (math.isfinite(scale) and scale > 0):
+        raise ValueError(f"scale must be a positive number, got {scale}")
 
 
 def _at_least(name: str, value: int, low: int) -> None:
@@ -315,12 +307,13 @@ def _load_model(model, device: str, run: RunRecord):
     return loaded
 
 
-def _render_outputs(scene, out: Path, settings, frames: int, size: int, distance: float, progress) -> dict:
+def _render_outputs(scene, out: Path, settings, cameras: CameraSet, size: int, progress) -> dict:
+    """Render ``scene`` at the targets of ``cameras`` (its FOV; square frames of ``size`` pixels) with the
+    ray settings ``settings``; write ``frames/``, ``orbit.mp4`` and ``depth.mp4``."""
     from .render import depth_to_image, render_path, write_frames, write_video
 
-    cameras = orbit_path(frames, settings.elevation_deg, distance)
-    bar = open_bar(progress, "rendering (frames)", frames)
-    rendered = render_path(scene, cameras, settings.fov_deg, size, settings, lambda i, n, rgb: bar.update(1))
+    bar = open_bar(progress, "rendering (frames)", len(cameras))
+    rendered = render_path(scene, cameras.target_c2w, cameras.fov_deg, size, settings, lambda i, n, rgb: bar.update(1))
     bar.close()
     write_frames(rendered.rgb, out / "frames")
     return {

@@ -12,8 +12,8 @@ __all__ = ["MESH_DESCRIPTION", "MESH_HELP", "add_mesh_arguments", "run_mesh"]
 
 MESH_HELP = "export a saved scene as a mesh (.glb, .ply, .obj) or a point cloud (.ply)"
 MESH_DESCRIPTION = (
-    "Marching cubes over the density of a scene saved by 'zeronvs orbit' (field.safetensors) or by the "
-    "ComfyUI Save Field node, with vertex colours from the field. GLB and OBJ are written y-up (world +z is "
+    "Marching cubes over the density of a scene saved by 'zeronvs orbit' (scene.safetensors) or by the "
+    "ComfyUI Save Scene node, with vertex colours from the scene. GLB and OBJ are written y-up (world +z is "
     "file +y), PLY in the project's z-up world; units are world units (the input camera 1 from the origin). "
     "With --points: a coloured point cloud (.ply, z-up) of the rendered depth of orbit frames."
 )
@@ -22,7 +22,7 @@ _REGIONS = ("foreground", "scene")
 
 def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``zeronvs mesh`` options to ``parser``."""
-    parser.add_argument("scene", help="scene file (field.safetensors written by 'zeronvs orbit' or Save Field)")
+    parser.add_argument("scene", help="scene file (scene.safetensors written by 'zeronvs orbit' or Save Scene)")
     parser.add_argument("--out", required=True, help="output file: .glb, .ply or .obj (.ply only with --points)")
     parser.add_argument(
         "--resolution", type=int, default=256, help="marching-cubes grid points per axis, >= 2 (default 256)"

@@ -118,18 +118,18 @@ class RunRecord:
             return json.loads(path.read_text())
         except json.JSONDecodeError as error:
             raise ValueError(
-                f"--resume: {path} is not a run record ({error.msg}); start afresh in another folder"
+                f"resume=True: {path} is not a run record ({error.msg}); start afresh in another folder"
             ) from None
 
     def _check_same_run(self, previous: dict) -> None:
         before = previous.get("settings", {})
         changed = sorted(key for key, value in self.record["settings"].items() if before.get(key) != value)
         if changed:
-            raise ValueError(f"--resume needs the settings of the interrupted run; these differ: {changed}")
+            raise ValueError(f"resume=True needs the settings of the interrupted run; these differ: {changed}")
         then, now = previous.get("inputs", {}).get("image_sha256"), self.record["inputs"].get("image_sha256")
         if then != now:
             raise ValueError(
-                f"--resume: {before.get('image')} is not the photo of the interrupted run (its sha256 is "
+                f"resume=True: {before.get('image')} is not the photo of the interrupted run (its sha256 is "
                 f"{str(now)[:12]}..., the run's was {str(then)[:12]}...); resume with that photo or start afresh"
             )
 

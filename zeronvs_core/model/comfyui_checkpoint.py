@@ -69,8 +69,8 @@ def save_comfyui_checkpoint(src, dst, dtype: torch.dtype = torch.float16) -> tup
     weights = WeightFile(src, dtype=dtype)
     if weights.metadata.get("format") == "zeronvs":
         raise CheckpointError(
-            f"{weights.path} is in the project's format (diffusers names); --comfyui needs the official "
-            "checkpoint (zeronvs.ckpt or a .safetensors with its keys)"
+            f"{weights.path} is in the project's format (diffusers names); a ComfyUI checkpoint is made from "
+            "the official checkpoint (zeronvs.ckpt or a .safetensors with its keys)"
         )
     state, used_ema = comfyui_state_dict(weights)
     tensors = {key: value.contiguous() for key, value in state.items()}

@@ -139,7 +139,7 @@ def _assign(model: ZeroNVSModel, state: dict[str, torch.Tensor], path: Path) -> 
 def _check_released_architecture(model: ZeroNVSModel, state: dict[str, torch.Tensor], path: Path) -> None:
     """One sentence, instead of every key, when an official-layout file loaded without a config does not
     have the released architecture's shapes (a differently sized model, such as a fine-tune or a test
-    model): it names one differing tensor and the ``config`` argument (``--config``)."""
+    model): it names one differing tensor and the ``config`` argument (the CLI says ``--config``)."""
     expected = model.state_dict()
     wrong = [key for key in expected if key in state and tuple(state[key].shape) != tuple(expected[key].shape)]
     if not wrong:
@@ -148,7 +148,7 @@ def _check_released_architecture(model: ZeroNVSModel, state: dict[str, torch.Ten
     raise CheckpointError(
         f"{path} has the official key layout but not the released ZeroNVS architecture ({len(wrong)} tensors "
         f"differ in shape, e.g. {key}: {list(state[key].shape)} in the file, {list(expected[key].shape)} "
-        "released); pass the LDM yaml it was trained with as --config (config= in Python)"
+        "released); pass the LDM yaml it was trained with as the config argument"
     )
 
 
