@@ -124,7 +124,7 @@ def test_stop_and_resume_equal_an_uninterrupted_run(tiny_model, photo, tmp_path)
 
 
 def test_an_interruption_inside_a_step_is_undone_and_resumes_exactly(tiny_model, photo, tmp_path, monkeypatch):
-    import zeronvs_core.distill as distill_module
+    import zeronvs_core.distill.run as distill_module
 
     run = replace(TINY_RUN, steps=4, switch_step=2, render_sizes=(16, 20))
     straight = distill(tiny_model, photo, 52.55, 31.0, 0.7, run)

@@ -7,9 +7,10 @@ from dataclasses import replace
 import pytest
 import torch
 
-import zeronvs_core.distill as distill_module
+import zeronvs_core.distill.run as distill_module
 from zeronvs_core.device_runtime import memory_budget_bytes, prefer_expandable_segments
-from zeronvs_core.distill import PRESETS, DistillConfig, _Run, distill
+from zeronvs_core.distill import PRESETS, DistillConfig, distill
+from zeronvs_core.distill.run import _Run
 
 # both normal losses (second-order gradients through the grid) and the opacity loss
 NORMALS_RUN = replace(

@@ -56,13 +56,11 @@ def run_eval(args: argparse.Namespace) -> int:
     ``ValueError`` or ``FileNotFoundError`` for ``zeronvs`` to print."""
     from tqdm import tqdm
 
-    from .distill import PRESETS, with_steps
+    from .distill import preset as distill_preset
     from .evaluation import SUMMARY_NAME, evaluate, format_table
     from .jobs import choose_device
 
-    if args.preset not in PRESETS:
-        raise ValueError(f"unknown preset {args.preset!r}; choose one of {', '.join(PRESETS)}")
-    preset = PRESETS[args.preset] if args.steps is None else with_steps(PRESETS[args.preset], args.steps)
+    preset = distill_preset(args.preset, args.steps)
     out = args.out if args.out is not None else f"eval_outputs/{args.dataset}"
     summary = evaluate(
         args.dataset,

@@ -38,7 +38,8 @@ from .cameras import orbit_camera, relative_pose
 from .data.dtu import DTU_PROTOCOL, load_dtu_scene
 from .data.mipnerf360 import MIPNERF360_PROTOCOL, load_mipnerf360_scene
 from .data.protocol import DatasetProtocol, EvalScene
-from .distill import PRESETS, DistillConfig, distill
+from .distill import DistillConfig, distill
+from .distill import preset as distill_preset
 from .lpips import LPIPS, load_lpips
 from .metrics import psnr, ssim
 from .progress import Progress, open_bar
@@ -167,7 +168,7 @@ def evaluate(
     protocol, reader = PROTOCOLS[dataset]
     scenes = [scenes] if isinstance(scenes, str) else scenes
     names = list(dict.fromkeys(protocol.scene(name).name for name in (scenes or protocol.names)))
-    base = _preset(preset)
+    base = preset if isinstance(preset, DistillConfig) else distill_preset(preset)
     if (lpips_vgg is None) != (lpips_lin is None):
         raise ValueError("give both LPIPS weight files (lpips_vgg and lpips_lin) or neither")
     lpips = None if lpips_vgg is None else load_lpips(lpips_vgg, lpips_lin, device)
@@ -190,14 +191,6 @@ def evaluate(
     summary = _summary(protocol, run, [r for r in records if r is not None and _same_run(r, run)])
     _write_json(output / SUMMARY_NAME, summary)
     return summary
-
-
-def _preset(preset: str | DistillConfig) -> DistillConfig:
-    if isinstance(preset, DistillConfig):
-        return preset
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    return PRESETS[preset]
 
 
 def _size(protocol: DatasetProtocol, eval_size) -> list[int]:

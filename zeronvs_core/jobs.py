@@ -172,22 +172,18 @@ def orbit(
     or the model's weights differ from the interrupted run's.
 
     ``memory_budget_gib``: ``DistillConfig.memory_budget_gib``."""
-    from .distill import PRESETS, distill, with_steps
+    from .distill import distill
+    from .distill import preset as distill_preset
     from .render import save_scene, settings_for
 
     torch_device = choose_device(device)
     preset = preset or default_preset(torch_device)
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     _at_least("anchors", anchors, 0)
     if steps is not None:
         _at_least("steps", steps, 1)
+    config = distill_preset(preset, steps, seed=seed, memory_budget_gib=memory_budget_gib)
+    config = dataclasses.replace(config, anchors=dataclasses.replace(config.anchors, count=anchors))
     frames, size = _video_size(torch_device, frames, size)
-    config = PRESETS[preset]
-    if steps is not None:
-        config = with_steps(config, steps)
-    config = dataclasses.replace(config, seed=seed, anchors=dataclasses.replace(config.anchors, count=anchors))
-    config = dataclasses.replace(config, memory_budget_gib=memory_budget_gib)
     image, inputs = _read_photo(image_path)
     _model_path(model)
     settings = {
