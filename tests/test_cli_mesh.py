@@ -8,11 +8,12 @@ from zeronvs_core.cameras import orbit_path
 from zeronvs_core.cli import main
 from zeronvs_core.mesh import export_mesh, export_point_cloud
 from zeronvs_core.nerf.field import FieldConfig, GridConfig
+from zeronvs_core.nerf.ray_sampling import RaySettings
 from zeronvs_core.nerf.scene import Scene
 from zeronvs_core.render import RenderSettings, load_scene, render_path, save_scene
 
 SMALL = FieldConfig(grid=GridConfig(4, 2, 12, 4, 2.0), proposal_grid=GridConfig(2, 2, 10, 4, 2.0))
-SETTINGS = RenderSettings(samples=4, proposal_samples=4, fov_deg=45.0, elevation_deg=20.0)
+SETTINGS = RenderSettings(RaySettings(samples=4, proposal_samples=4), fov_deg=45.0, elevation_deg=20.0)
 
 
 @pytest.fixture(scope="module")

@@ -46,7 +46,7 @@ def test_official_recipe_and_presets():
         8.0,
         5.0,
     )
-    assert (OFFICIAL.near, OFFICIAL.far, OFFICIAL.anisotropic_offset, OFFICIAL.anchors.count) == (
+    assert (OFFICIAL.rays.near, OFFICIAL.rays.far, OFFICIAL.anisotropic_offset, OFFICIAL.anchors.count) == (
         0.5,
         1000.0,
         1000.0,
@@ -69,7 +69,6 @@ def test_official_recipe_and_presets():
     ("kwargs", "message"),
     [
         ({"steps": 0}, "steps must be >= 1"),
-        ({"near": 2.0, "far": 1.0}, "near and far"),
         ({"render_sizes": (4, 4)}, "render_sizes"),
     ],
 )

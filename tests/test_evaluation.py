@@ -47,7 +47,7 @@ def test_protocol_cameras_by_hand():
 def test_protocol_config():
     base = PRESETS["cpu_smoke"]
     dtu = protocol_config(base, DTU_PROTOCOL, 20.0)
-    assert (dtu.guidance_scale, dtu.near, dtu.far, dtu.background, dtu.lambda_opaque) == (
+    assert (dtu.guidance_scale, dtu.rays.near, dtu.rays.far, dtu.background, dtu.lambda_opaque) == (
         7.5,
         0.25,
         100.0,
@@ -60,7 +60,13 @@ def test_protocol_config():
     for elevation, expected in ((10.0, (5.0, 60.0)), (3.0, (3.0, 53.0)), (40.0, (10.0, 80.0)), (-10.0, (-10.0, 40.0))):
         mip = protocol_config(base, MIPNERF360_PROTOCOL, elevation)
         assert mip.cameras.elevation_deg == expected
-    assert (mip.guidance_scale, mip.near, mip.far, mip.background, mip.lambda_opaque) == (9.5, 0.6, 1000.0, "random", 0)
+    assert (mip.guidance_scale, mip.rays.near, mip.rays.far, mip.background, mip.lambda_opaque) == (
+        9.5,
+        0.6,
+        1000.0,
+        "random",
+        0,
+    )
     assert mip.anisotropic_offset == base.anisotropic_offset
 
 

@@ -86,8 +86,7 @@ def protocol_config(base: DistillConfig, protocol: DatasetProtocol, elevation_de
     and for Mip-NeRF 360 the SDS elevation range ``[clip(e - 30, min(5, e), 80), clip(e + 50, 5, 80)]``."""
     changes: dict[str, Any] = {
         "guidance_scale": protocol.guidance_scale,
-        "near": protocol.near,
-        "far": protocol.far,
+        "rays": replace(base.rays, near=protocol.near, far=protocol.far),
         "background": protocol.training_background,
         "lambda_opaque": protocol.lambda_opaque,
     }
@@ -173,7 +172,7 @@ def evaluate(
         raise ValueError("give both LPIPS weight files (lpips_vgg and lpips_lin) or neither")
     lpips = None if lpips_vgg is None else load_lpips(lpips_vgg, lpips_lin, device)
     output = Path(output)
-    run = {"dataset": dataset, "preset": dataclasses.asdict(base), "eval_size": _size(protocol, eval_size)}
+    run = {"dataset": dataset, "preset": json.loads(base.to_json()), "eval_size": _size(protocol, eval_size)}
     run = json.loads(json.dumps(run))  # as read back from metrics.json (tuples become lists)
     models = _LazyModel(model, model_config, device)
     for name in names:
@@ -262,7 +261,7 @@ def _evaluate_scene(
             "precomputed_scale": settings.precomputed_scale,
             "gt_to_pred_scale": settings.gt_to_pred_scale,
             "background": list(protocol.background),
-            "distill": dataclasses.asdict(config),
+            "distill": json.loads(config.to_json()),
         },
         "seconds": time.perf_counter() - start,
     }

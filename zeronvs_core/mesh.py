@@ -263,7 +263,8 @@ def half_opaque_density(settings: RenderSettings | None = None) -> float:
     (22.2 per world unit).
     """
     settings = settings if settings is not None else RenderSettings()
-    step = (1.0 / settings.near - 1.0 / settings.far) / settings.samples
+    rays = settings.rays
+    step = (1.0 / rays.near - 1.0 / rays.far) / rays.samples
     return math.log(2.0) / step
 
 

@@ -10,6 +10,7 @@ from typing import Literal
 
 from ..anchors import AnchorConfig
 from ..nerf.field import FieldConfig, GridConfig
+from ..nerf.ray_sampling import RaySettings
 from ..schedules import CameraRanges, Ramp
 
 __all__ = ["OFFICIAL", "PRESETS", "DistillConfig", "preset", "with_steps"]
@@ -29,14 +30,8 @@ class DistillConfig:
     """Square render size (SDS and input view) before and after ``switch_step``, pixels."""
     switch_step: int = 2000
     """Step at which batch and resolution switch."""
-    near: float = 0.5
-    """Near distance of the ray samples, world units."""
-    far: float = 1000.0
-    """Far distance of the ray samples, world units."""
-    proposal_samples: int = 64
-    """Proposal samples per ray."""
-    samples: int = 64
-    """Field samples per ray."""
+    rays: RaySettings = RaySettings()
+    """Range along the rays and samples per ray (the rendered scene keeps them: ``render.settings_for``)."""
     input_ray_noise: float = 2e-3
     """Std of one constant random offset of the input view's ray origins and directions per render size."""
     field: FieldConfig = FieldConfig()
@@ -79,8 +74,6 @@ class DistillConfig:
             raise ValueError(
                 f"batch_sizes must be >= 1 and render_sizes >= 8, got {self.batch_sizes}, {self.render_sizes}"
             )
-        if not 0.0 < self.near < self.far:
-            raise ValueError(f"near and far must satisfy 0 < near < far, got {self.near}, {self.far}")
         if self.checkpoint_every < 1:
             raise ValueError(f"checkpoint_every must be >= 1, got {self.checkpoint_every}")
         budget = self.memory_budget_gib
@@ -92,7 +85,11 @@ class DistillConfig:
             raise ValueError(f"memory_budget_gib must be None, 'auto' or a positive number of GiB, got {budget!r}")
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self), sort_keys=True)
+        """The config as sorted JSON, the identity a checkpoint records; ``rays``' fields are written at the top
+        level, as before ``RaySettings`` existed, so checkpoints of format ``zeronvs-distill-2`` keep resuming."""
+        data = dataclasses.asdict(self)
+        data.update(data.pop("rays"))
+        return json.dumps(data, sort_keys=True)
 
 
 def with_steps(config: DistillConfig, steps: int, **changes) -> DistillConfig:
@@ -122,8 +119,7 @@ PRESETS: dict[str, DistillConfig] = {
     "official_dtu": replace(
         OFFICIAL,
         guidance_scale=7.5,
-        near=0.25,
-        far=100.0,
+        rays=RaySettings(near=0.25, far=100.0),
         anisotropic_offset=None,
         background="black",
         lambda_opaque=0.1,
@@ -134,8 +130,7 @@ PRESETS: dict[str, DistillConfig] = {
         200,
         batch_sizes=(1, 1),
         render_sizes=(16, 24),
-        proposal_samples=16,
-        samples=16,
+        rays=RaySettings(proposal_samples=16, samples=16),
         lambda_normal_smooth=0.0,
         lambda_orient=0.0,
         field=FieldConfig(grid=GridConfig(8, 2, 14, 8, 1.5), proposal_grid=GridConfig(4, 2, 12, 8, 1.5)),

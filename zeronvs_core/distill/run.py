@@ -168,8 +168,7 @@ class _Run:
         normals = config.lambda_orient > 0 or config.lambda_normal_smooth > 0
         saved, _ = count_saved_bytes(
             lambda: self.scene.render(
-                self.input_c2w, self.fov_deg, 16, 16, background, config.near, config.far,
-                config.proposal_samples, config.samples, normals=normals,
+                self.input_c2w, self.fov_deg, 16, 16, background, config.rays, normals=normals
             ),
             exclude=[*self.scene.parameters(), *self.scene.buffers()],
         )  # fmt: skip
@@ -189,12 +188,11 @@ class _Run:
         else:
             background = torch.zeros(batch, 3, device=device)
         need_normals = config.lambda_orient > 0 or config.lambda_normal_smooth > 0
-        args = (c2w, self.fov_deg, size, size, background, config.near, config.far)
-        samples = (config.proposal_samples, config.samples)
+        args = (c2w, self.fov_deg, size, size, background, config.rays)
         options = {"stratified": True, "normals": need_normals, "generator": self.device_generator}
         if chunk is not None:
-            return render_deferred(self.scene, *args, *samples, chunk, ray_offset=ray_offset, **options)
-        return self.scene.render(*args, *samples, ray_offset=ray_offset, **options)
+            return render_deferred(self.scene, *args, chunk, ray_offset=ray_offset, **options)
+        return self.scene.render(*args, ray_offset=ray_offset, **options)
 
     def _condition(self, c2w: torch.Tensor, view: SceneRender) -> torch.Tensor:
         """Per SDS camera: index of its conditioning candidate (0 = input, i > 0 = anchor i - 1)."""
