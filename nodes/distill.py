@@ -87,7 +87,7 @@ class SDSDistiller(io.ComfyNode):
                 cameras.elevation_deg,
                 scale,
                 config,
-                callback=progress(config.steps, previews=True),
+                callback=progress(previews=True),
                 anchors=anchors,
             )
         return io.NodeOutput(Field(result.scene, settings_for(config, cameras.fov_deg, cameras.elevation_deg)))

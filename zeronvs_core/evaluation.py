@@ -42,7 +42,7 @@ from .distill import DistillConfig, distill
 from .distill import preset as distill_preset
 from .lpips import LPIPS, load_lpips
 from .metrics import psnr, ssim
-from .progress import Progress, open_bar
+from .progress import PhaseProgress, phase_callback
 from .render import render_path, settings_for, write_image
 
 __all__ = [
@@ -132,7 +132,7 @@ def evaluate(
     lpips_vgg: str | Path | None = None,
     lpips_lin: str | Path | None = None,
     eval_size: tuple[int, int] | None = None,
-    progress: Progress | None = None,
+    progress: PhaseProgress | None = None,
 ) -> dict:
     """Run a protocol scene by scene and write ``metrics.json`` per scene and ``summary.json``.
 
@@ -150,7 +150,8 @@ def evaluate(
             recorded as ``null``.
         eval_size: ``(height, width)`` of the scored images instead of the protocol's (not comparable
             with the official numbers; for quick runs).
-        progress: see ``Progress``; nothing is shown when None.
+        progress: ``progress.PhaseProgress``, the callback of each scene's distilling and rendering; nothing
+            is shown when None.
 
     Returns:
         The summary (as written to ``summary.json``): per-scene and mean metrics beside the official ones,
@@ -233,7 +234,7 @@ def _evaluate_scene(
     folder: Path,
     lpips: LPIPS | None,
     run: dict,
-    progress: Progress | None,
+    progress: PhaseProgress | None,
 ) -> None:
     """Distil, render, score and write ``metrics.json`` for one scene."""
     start = time.perf_counter()
@@ -268,15 +269,8 @@ def _evaluate_scene(
     _write_json(folder / METRICS_NAME, record)
 
 
-def _distil(scene: EvalScene, config: DistillConfig, model, folder: Path, progress: Progress | None):
+def _distil(scene: EvalScene, config: DistillConfig, model, folder: Path, progress: PhaseProgress | None):
     """The scene's distilled field, resuming from (or reusing) the checkpoint in ``folder/distill``."""
-    bar = open_bar(progress, f"{scene.name}: distilling", config.steps)
-    done = [0]  # steps shown so far (a resumed run starts past 0)
-
-    def advance(step, total, preview):
-        bar.update(step - done[0])
-        done[0] = step
-
     result = distill(
         model,
         scene.input_image,
@@ -286,9 +280,8 @@ def _distil(scene: EvalScene, config: DistillConfig, model, folder: Path, progre
         config,
         checkpoint_dir=folder / "distill",
         resume=True,
-        callback=advance,
+        callback=phase_callback(progress, f"{scene.name}: distilling"),
     )
-    bar.close()
     return result.scene
 
 
@@ -298,17 +291,14 @@ def _render(
     config: DistillConfig,
     protocol: DatasetProtocol,
     indices: list[int],
-    progress: Progress | None,
+    progress: PhaseProgress | None,
 ) -> torch.Tensor:
     """The views ``indices`` rendered at their protocol cameras and the images' size: ``[N,3,H,W]`` on the CPU."""
     cameras = protocol_cameras(scene.c2w, scene.input_index, scene.elevation_deg, scene.settings.gt_to_pred_scale)
     render_settings = replace(settings_for(config, scene.fov_deg, scene.elevation_deg), background=protocol.background)
     height, width = scene.images.shape[-2:]
-    bar = open_bar(progress, f"{scene.name}: rendering", len(indices))
-    frames = render_path(
-        field, cameras[indices], scene.fov_deg, (height, width), render_settings, lambda *_: bar.update(1)
-    )
-    bar.close()
+    callback = phase_callback(progress, f"{scene.name}: rendering")
+    frames = render_path(field, cameras[indices], scene.fov_deg, (height, width), render_settings, callback)
     return frames.rgb.float().cpu()
 
 

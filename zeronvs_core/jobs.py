@@ -2,8 +2,9 @@
 (anchors, SDS distillation, orbit and depth videos, the saved field), and re-rendering a saved field.
 
 Each job writes its outputs into a folder, with ``run.json``: the settings, the outputs, the device
-and the seconds spent per phase. Progress goes to ``progress(description, total)``, which returns a bar
-with ``update(n)`` and ``close()`` (``tqdm`` fits); by default nothing is shown.
+and the seconds spent per phase. Progress goes to ``progress(description)``, which returns each phase's
+``callback(step, total, preview=None)`` (``progress.PhaseProgress``; ``TqdmCallback`` fits); by default nothing
+is shown.
 
 Cameras follow the official setup (spec section 5.1): the input camera sits at ``elevation_deg``,
 azimuth 0, distance 1 from the origin, looking at it; novel views and orbits turn about the vertical
@@ -20,7 +21,7 @@ from pathlib import Path
 import torch
 
 from .cameras import orbit_camera, orbit_path, validate_fov_deg
-from .progress import Progress, open_bar
+from .progress import PhaseProgress, phase_callback
 from .run_record import RUN_FILE, RunRecord
 from .wild_defaults import ELEVATION_DEG, FOV_DEG, SCALE
 
@@ -94,7 +95,7 @@ def novel_views(
     eta: float = 1.0,
     seed: int = 0,
     device: str = "auto",
-    progress: Progress | None = None,
+    progress: PhaseProgress | None = None,
 ) -> dict:
     """DDIM novel views of the photo at ``count`` azimuths evenly spaced over a turn (view 0 is the input
     camera), at the input's elevation and distance, at the model's resolution (64 px for the demo model,
@@ -119,7 +120,6 @@ def novel_views(
     with RunRecord(out, "views", settings, inputs) as run:
         loaded = run.phase("load", lambda: _load_model(model, device, run))
         targets = orbit_path(count, camera.elevation_deg)
-        bar = open_bar(progress, "views (DDIM steps)", steps)
         views = run.phase(
             "sample",
             lambda: sample_views(
@@ -133,10 +133,9 @@ def novel_views(
                 guidance_scale=guidance_scale,
                 eta=eta,
                 generator=torch.Generator().manual_seed(seed),
-                callback=lambda step, total, latents: bar.update(1),
+                callback=phase_callback(progress, "views (DDIM steps)"),
             ),
         )
-        bar.close()
         paths = write_frames(views, run.out / "views", prefix="view")
         grid = write_image(image_grid(views, min(count, 4))[0], run.out / "grid.png")
         return run.finish({"views": [str(p) for p in paths], "grid": str(grid)}, loaded)
@@ -156,7 +155,7 @@ def orbit(
     size: int | None = None,
     resume: bool = False,
     device: str = "auto",
-    progress: Progress | None = None,
+    progress: PhaseProgress | None = None,
 ) -> dict:
     """The whole pipeline: optional anchor views, SDS distillation of a 3D field, then an orbit video and a
     depth video around it. Writes ``field.safetensors``, ``orbit.mp4``, ``depth.mp4``, ``frames/`` (the
@@ -196,7 +195,6 @@ def orbit(
     settings.update(anchors=anchors, seed=seed, frames=frames, size=size, device=device, distill=config)
     with RunRecord(out, "orbit", settings, inputs, resume=resume) as run:
         loaded = run.phase("load", lambda: _load_model(model, device, run))
-        bar = open_bar(progress, "distillation (SDS steps)", config.steps)
         result = run.phase(
             "distill",
             lambda: distill(
@@ -208,10 +206,9 @@ def orbit(
                 config,
                 checkpoint_dir=run.out / "checkpoint",
                 resume=resume,
-                callback=lambda step, total, preview: _advance(bar, step),
+                callback=phase_callback(progress, "distillation (SDS steps)"),
             ),
         )
-        bar.close()
         if resume:
             run.resumed_from(result.start_step)
         render = settings_for(config, camera.fov_deg, camera.elevation_deg)
@@ -232,7 +229,7 @@ def render_field(
     frames: int | None = None,
     size: int | None = None,
     device: str = "auto",
-    progress: Progress | None = None,
+    progress: PhaseProgress | None = None,
 ) -> dict:
     """Re-render a field saved by ``orbit`` along a new orbit (``frames`` views of ``size`` pixels at
     ``elevation_deg`` and ``distance``); FOV and elevation default to the input camera stored in the field,
@@ -315,17 +312,11 @@ def _render_outputs(scene, out: Path, settings, frames: int, size: int, distance
     from .render import depth_to_image, render_path, write_frames, write_video
 
     cameras = orbit_path(frames, settings.elevation_deg, distance)
-    bar = open_bar(progress, "rendering (frames)", frames)
-    rendered = render_path(scene, cameras, settings.fov_deg, size, settings, lambda i, n, rgb: bar.update(1))
-    bar.close()
+    callback = phase_callback(progress, "rendering (frames)")
+    rendered = render_path(scene, cameras, settings.fov_deg, size, settings, callback)
     write_frames(rendered.rgb, out / "frames")
     return {
         "orbit": str(write_video(rendered.rgb, out / "orbit.mp4")),
         "depth": str(write_video(depth_to_image(rendered.depth), out / "depth.mp4")),
         "frames": str(out / "frames"),
     }
-
-
-def _advance(bar, step: int) -> None:
-    """Move ``bar`` to ``step`` (a resumed run starts past 0)."""
-    bar.update(step - getattr(bar, "n", step - 1))

@@ -59,6 +59,7 @@ import torch
 from .cameras import camera_rays, validate_c2w, validate_fov_deg
 from .nerf.field import expand_from_unisphere
 from .nerf.scene import Scene
+from .progress import ProgressCallback
 from .render import OrbitFrames, RenderSettings
 
 __all__ = [
@@ -139,7 +140,7 @@ def export_mesh(
     half_size: float = DEFAULT_HALF_SIZE,
     settings: RenderSettings | None = None,
     chunk_points: int = 1 << 16,
-    callback=None,
+    callback: ProgressCallback | None = None,
 ) -> MeshStats:
     """Marching cubes over ``scene``'s density, vertex colours from its albedo, written to ``path``.
 
@@ -153,7 +154,7 @@ def export_mesh(
         settings: the scene's render settings (``load_scene`` returns them), for the default threshold;
             None: the official ones.
         chunk_points: field evaluations per batch (memory: about 4 kB each on the CPU path).
-        callback: ``callback(step, total, preview=None)`` after each chunk and at the end; may raise to stop
+        callback: ``progress.ProgressCallback`` after each chunk and at the end (no preview); may raise to stop
             (nothing is written then).
 
     Raises:
@@ -198,7 +199,7 @@ def extract_isosurface(
     contraction_radius: float = 2.0,
     chunk_points: int = 1 << 16,
     device="cpu",
-    callback=None,
+    callback: ProgressCallback | None = None,
 ) -> tuple[Isosurface, tuple[float, float]]:
     """The isosurface ``density = threshold`` of any density function, coloured by ``color_fn``.
 

@@ -59,10 +59,9 @@ def run_mesh(args: argparse.Namespace) -> int:
     """Run ``zeronvs mesh`` with parsed ``args``; prints what was written and returns 0. Errors raise
     ``ValueError`` or ``FileNotFoundError`` (no file is written then) for ``zeronvs`` to print. Progress bars
     show on a terminal only and are cleared when done, so an error is the one line left."""
-    from tqdm import tqdm
-
     from .jobs import choose_device
     from .mesh import export_mesh
+    from .progress import TqdmCallback
     from .render import load_scene
 
     if args.points:
@@ -72,12 +71,7 @@ def run_mesh(args: argparse.Namespace) -> int:
     scene, settings = load_scene(args.scene, device=choose_device(args.device))
     if args.points:
         return _points(args, scene, settings)
-    with tqdm(desc="density grid", unit="slab", dynamic_ncols=True, disable=None, leave=False) as bar:
-
-        def callback(step, total, preview=None):
-            bar.total = total
-            bar.update(step - bar.n)
-
+    with TqdmCallback("density grid", unit="slab", dynamic_ncols=True, disable=None, leave=False) as callback:
         stats = export_mesh(
             scene,
             args.out,
@@ -105,18 +99,16 @@ def _check_points_options(args: argparse.Namespace) -> None:
 
 
 def _points(args: argparse.Namespace, scene, settings) -> int:
-    from tqdm import tqdm
-
     from .cameras import orbit_path
     from .mesh import export_point_cloud
+    from .progress import TqdmCallback
     from .render import render_path
 
     if settings.fov_deg is None or settings.elevation_deg is None:
         raise ValueError(f"{args.scene} does not record its input camera, which --points orbits around")
     c2w = orbit_path(args.frames, settings.elevation_deg)
-    bar = tqdm(total=args.frames, desc="orbit frames", unit="frame", dynamic_ncols=True, disable=None, leave=False)
-    with bar:
-        frames = render_path(scene, c2w, settings.fov_deg, args.size, settings, lambda step, total, rgb: bar.update(1))
+    with TqdmCallback("orbit frames", unit="frame", dynamic_ncols=True, disable=None, leave=False) as callback:
+        frames = render_path(scene, c2w, settings.fov_deg, args.size, settings, callback)
     stats = export_point_cloud(frames, c2w, settings.fov_deg, args.out, min_opacity=args.min_opacity)
     low, high = stats.bounds
     print(f"wrote {stats.path}: {stats.points} points; z-up bounds {_triple(low)} to {_triple(high)}")

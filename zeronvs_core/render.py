@@ -19,6 +19,7 @@ from .cameras import orbit_path, validate_c2w, validate_fov_deg
 from .nerf.field import FieldConfig, GridConfig
 from .nerf.ray_sampling import RaySettings
 from .nerf.scene import Scene
+from .progress import ProgressCallback
 from .tensor_files import CheckpointError, WeightFile, save_tensors
 
 __all__ = [
@@ -83,11 +84,11 @@ def render_path(
     fov_deg,
     size: int | tuple[int, int] = 256,
     settings: RenderSettings | None = None,
-    callback=None,
+    callback: ProgressCallback | None = None,
 ) -> OrbitFrames:
     """Render ``scene`` from cameras ``c2w [F,4,4]`` (vertical FOV in degrees) one camera at a time, as
     square ``size x size`` frames or, for ``size = (height, width)``, ``height`` rows by ``width`` columns;
-    ``callback(frame, total, rgb)`` after each frame may raise to stop."""
+    ``callback(frame, total, rgb [3,H,W])`` (``progress.ProgressCallback``) after each frame may raise to stop."""
     settings = settings if settings is not None else RenderSettings()
     c2w = validate_c2w(c2w, "c2w")
     validate_fov_deg(torch.as_tensor(fov_deg, dtype=torch.float64).reshape(-1))
@@ -121,7 +122,7 @@ def render_orbit(
     distance: float = 1.0,
     size: int = 256,
     settings: RenderSettings | None = None,
-    callback=None,
+    callback: ProgressCallback | None = None,
 ) -> OrbitFrames:
     """Render a full turn around the scene at ``elevation_deg``, frame 0 at the input camera."""
     return render_path(scene, orbit_path(n_views, elevation_deg, distance), fov_deg, size, settings, callback)

@@ -9,7 +9,7 @@
 
 from .checkpoint import CHECKPOINT_NAME
 from .config import OFFICIAL, PRESETS, DistillConfig, preset, with_steps
-from .loop import ProgressCallback, distill
+from .loop import distill
 from .losses import loss_weights, sds_loss
 from .run import DistillResult
 
@@ -19,7 +19,6 @@ __all__ = [
     "PRESETS",
     "DistillConfig",
     "DistillResult",
-    "ProgressCallback",
     "distill",
     "loss_weights",
     "preset",

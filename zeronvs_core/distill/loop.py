@@ -12,7 +12,6 @@ resumes it exactly.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -20,15 +19,12 @@ import torch
 from ..anchors import Anchors, anchor_cameras, make_anchors
 from ..cameras import validate_fov_deg
 from ..model import ZeroNVSModel
+from ..progress import ProgressCallback
 from .checkpoint import CHECKPOINT_NAME
 from .config import OFFICIAL, DistillConfig
 from .run import DistillResult, _Run
 
 __all__ = ["DistillResult", "distill"]
-
-ProgressCallback = Callable[[int, int, torch.Tensor], None]
-"""``callback(step, total, preview)`` after each step; ``preview`` is the input-view render ``[3,H,W]``
-in [0,1]. It may raise to stop: a checkpoint of the last finished step is written first."""
 
 
 def distill(
@@ -41,7 +37,6 @@ def distill(
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     callback: ProgressCallback | None = None,
-    should_stop: Callable[[], bool] | None = None,
     anchors: Anchors | None = None,
     phase_timing: bool | None = None,
 ) -> DistillResult:
@@ -60,8 +55,10 @@ def distill(
             SHA-256 of the photo (``fingerprint.photo_sha256``) and of the model's weights
             (``fingerprint.weights_sha256``).
         resume: continue from ``checkpoint_dir/last.ckpt`` when it exists.
-        callback: see ``ProgressCallback``.
-        should_stop: asked after every step; ``True`` writes a checkpoint and returns (``stopped``).
+        callback: ``progress.ProgressCallback``, called after each step with the input-view render ``[3,H,W]``
+            in [0,1] as its preview. To stop, raise from it: the exception propagates, after a checkpoint of
+            the step just finished is written (with a ``checkpoint_dir``), from which ``resume`` continues
+            exactly as if the run had not stopped.
         anchors: anchor views made beforehand by ``make_anchors`` (for this image, FOV, scale and
             elevation) instead of generating ``config.anchors.count`` of them; their count must be that count.
         phase_timing: fill ``DistillResult.timings``; ``None``: on the CPU (``perf_counter``, free) but not on
@@ -98,15 +95,11 @@ def distill(
                 run.save(path)
             if callback is not None:
                 callback(run.step, config.steps, preview)
-            if should_stop is not None and should_stop() and run.step < config.steps:
-                if path is not None:
-                    run.save(path)
-                return run.result(stopped=True)
     except BaseException:
         if path is not None and run.step > 0:
             run.save_interrupted(path)
         raise
-    return run.result(stopped=False)
+    return run.result()
 
 
 def _check_anchors(anchors: Anchors, count: int, elevation_deg: float) -> None:

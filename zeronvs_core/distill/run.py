@@ -45,11 +45,10 @@ class DistillResult:
 
     scene: Scene
     step: int
-    """Steps done (== config.steps unless stopped)."""
+    """Steps done (``config.steps``)."""
     history: list[dict[str, float]] = field(default_factory=list)
     """Loss terms of every step."""
     anchors: Anchors | None = None
-    stopped: bool = False
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds spent in this call per phase: render, prior (VAE encode, UNet, SDS), backward, optimiser
     (empty unless timed: see ``distill``'s ``phase_timing``)."""
@@ -273,11 +272,9 @@ class _Run:
             self._targets[size] = prepare_image(self.image, size).permute(0, 2, 3, 1).to(self.model.device)
         return self._targets[size]
 
-    def result(self, stopped: bool) -> DistillResult:
+    def result(self) -> DistillResult:
         self.read_back()
-        return DistillResult(
-            self.scene, self.step, self.history, self.anchors, stopped, dict(self.timings), self.start_step
-        )
+        return DistillResult(self.scene, self.step, self.history, self.anchors, dict(self.timings), self.start_step)
 
     def fingerprints(self) -> dict[str, str]:
         """SHA-256 of the photo and of the model's weights (``fingerprint``), as the checkpoint records them."""
