@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+from zeronvs_core.mesh_options import REGIONS
+
 from .comfy_io import check_choice, io
 from .progress import progress
 from .types import FIELD
@@ -13,7 +15,6 @@ __all__ = ["SaveMesh"]
 
 FORMATS = ("glb", "obj", "ply")
 """File formats; ComfyUI 0.3.64's 3D viewer opens GLB and OBJ (not PLY)."""
-REGIONS = ("foreground", "scene")
 MAX_RESOLUTION = 1024
 
 

@@ -12,18 +12,11 @@ import trimesh
 from torch import nn
 
 from zeronvs_core.cameras import camera_rays, orbit_path
-from zeronvs_core.mesh import (
-    Isosurface,
-    export_mesh,
-    export_point_cloud,
-    extract_isosurface,
-    frames_to_points,
-    half_opaque_density,
-    write_mesh,
-)
+from zeronvs_core.mesh import Isosurface, export_mesh, extract_isosurface, half_opaque_density, write_mesh
 from zeronvs_core.nerf.field import FieldConfig, GridConfig
 from zeronvs_core.nerf.ray_sampling import RaySettings
 from zeronvs_core.nerf.scene import Scene
+from zeronvs_core.point_cloud import export_point_cloud, frames_to_points
 from zeronvs_core.render import OrbitFrames, RenderSettings, render_path
 
 SMALL = FieldConfig(grid=GridConfig(4, 2, 12, 4, 2.0), proposal_grid=GridConfig(2, 2, 10, 4, 2.0))

@@ -15,8 +15,8 @@ Modules:
 - ``noise_schedule``, ``sampling`` (``sample_views``): DDIM novel views with classifier-free guidance.
 - ``nerf/``, ``schedules``, ``anchors``, ``distill`` (``distill``, ``preset``), ``device_runtime``:
   SDS distillation of the model into a 3D ``Scene``, with checkpoints and resume.
-- ``render`` (``render_orbit``, ``write_video``, ``save_scene``, ``load_scene``), ``mesh``
-  (``export_mesh``, ``export_point_cloud``): videos, scene files, meshes and point clouds.
+- ``render`` (``render_orbit``, ``write_video``, ``save_scene``, ``load_scene``), ``mesh`` (``export_mesh``),
+  ``point_cloud`` (``export_point_cloud``): videos, scene files, meshes and point clouds.
 - ``metrics``, ``lpips``, ``evaluation``, ``data/``: PSNR / SSIM / LPIPS, the DTU and Mip-NeRF 360
   protocols, dataset readers and procedural training scenes.
 - ``jobs``, ``run_record``, ``cli`` (``eval_cli``, ``mesh_cli``): the ``zeronvs`` command; also

@@ -1,12 +1,14 @@
 """``zeronvs mesh``: a saved scene as a coloured mesh (GLB, PLY, OBJ) or, with ``--points``, a point cloud.
 
 Only ``argparse`` is imported here, so that building the ``zeronvs`` parser stays light; the work is
-``mesh.export_mesh`` and ``mesh.export_point_cloud`` (formats, axes, defaults: see ``zeronvs_core/mesh.py``).
+``mesh.export_mesh`` and ``point_cloud.export_point_cloud`` (formats, axes, defaults: see ``zeronvs_core/mesh.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+
+from .mesh_options import DEFAULT_HALF_SIZE, DEFAULT_RESOLUTION, REGIONS
 
 __all__ = ["MESH_DESCRIPTION", "MESH_HELP", "add_mesh_arguments", "run_mesh"]
 
@@ -17,7 +19,6 @@ MESH_DESCRIPTION = (
     "file +y), PLY in the project's z-up world; units are world units (the input camera 1 from the origin). "
     "With --points: a coloured point cloud (.ply, z-up) of the rendered depth of orbit frames."
 )
-_REGIONS = ("foreground", "scene")
 
 
 def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +26,10 @@ def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scene", help="scene file (field.safetensors written by 'zeronvs orbit' or Save Field)")
     parser.add_argument("--out", required=True, help="output file: .glb, .ply or .obj (.ply only with --points)")
     parser.add_argument(
-        "--resolution", type=int, default=256, help="marching-cubes grid points per axis, >= 2 (default 256)"
+        "--resolution",
+        type=int,
+        default=DEFAULT_RESOLUTION,
+        help=f"marching-cubes grid points per axis, >= 2 (default {DEFAULT_RESOLUTION})",
     )
     parser.add_argument(
         "--threshold",
@@ -36,13 +40,16 @@ def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--region",
-        choices=_REGIONS,
+        choices=REGIONS,
         default="foreground",
         help="foreground: the cube around the input camera's look-at point (default); scene: all of it, "
         "background included",
     )
     parser.add_argument(
-        "--half-size", type=float, default=0.5, help="half-side of the foreground cube, world units (default 0.5)"
+        "--half-size",
+        type=float,
+        default=DEFAULT_HALF_SIZE,
+        help=f"half-side of the foreground cube, world units (default {DEFAULT_HALF_SIZE})",
     )
     parser.add_argument(
         "--points", action="store_true", help="write a point cloud of rendered orbit depth instead of a mesh"
@@ -100,7 +107,7 @@ def _check_points_options(args: argparse.Namespace) -> None:
 
 def _points(args: argparse.Namespace, scene, settings) -> int:
     from .cameras import orbit_path
-    from .mesh import export_point_cloud
+    from .point_cloud import export_point_cloud
     from .progress import TqdmCallback
     from .render import render_path
 

@@ -71,3 +71,11 @@ def test_interrupt_stops_the_export_before_any_file(comfy, field):
     with pytest.raises(comfy.model_management.InterruptProcessingException):
         comfy.execute("ZeroNVS_SaveMesh", field=field, **options())
     assert list((comfy.home / "output").rglob("*.*")) == []
+
+
+def test_the_region_options_are_the_librarys(comfy):
+    from zeronvs_core.mesh import REGIONS
+
+    schema = comfy.classes["ZeroNVS_SaveMesh"].define_schema()
+    (region,) = [item for item in schema.inputs if item.id == "region"]
+    assert list(region.options) == list(REGIONS)
