@@ -75,3 +75,23 @@ def test_loss_weights_map_each_term_to_its_field():
     dtu = PRESETS["official_dtu"]
     assert loss_weights(dtu) == {"sds": 0.1, "rgb": 1500.0, "normal_smooth": 8.0, "orient": 5.0, "opaque": 0.1}
     assert loss_weights(replace(OFFICIAL, lambda_orient=2.0))["orient"] == 2.0
+
+
+def test_the_names_of_the_former_module_import_from_the_package():
+    from zeronvs_core import progress
+    from zeronvs_core.distill import (
+        CHECKPOINT_NAME,
+        GRAPH_OVERHEAD,
+        READBACK_EVERY,
+        DistillConfig,
+        DistillResult,
+        ProgressCallback,
+        distill,
+        sds_loss,
+    )
+    from zeronvs_core.distill.loop import distill as loop_distill
+    from zeronvs_core.distill.losses import sds_loss as losses_sds_loss
+
+    assert (CHECKPOINT_NAME, READBACK_EVERY, GRAPH_OVERHEAD) == ("last.ckpt", 20, 2.0)
+    assert distill is loop_distill and sds_loss is losses_sds_loss and ProgressCallback is progress.ProgressCallback
+    assert DistillResult.__dataclass_fields__["start_step"].default == 0 and DistillConfig().steps == 4000

@@ -47,11 +47,15 @@ class DistillConfig:
     background: Literal["random", "black"] = "random"
     """Training background: a random colour per render (in the wild) or black (DTU)."""
     lambda_sds: float = 0.1
+    """Weight of the SDS loss (``losses.loss_weights`` maps each term to its weight)."""
     lambda_rgb: float = 1500.0
+    """Weight of the input view's mean squared colour error."""
     lambda_normal_smooth: float = 8.0
+    """Weight of the normal-smoothness regulariser."""
     lambda_orient: float = 5.0
+    """Weight of the orientation regulariser."""
     lambda_opaque: float = 0.0
-    """Loss weights (``lambda_opaque`` = 0.1 for DTU)."""
+    """Weight of the opacity entropy (0.1 for DTU)."""
     lr: float = 0.005
     """Adam learning rate of the field (betas 0.9, 0.99; eps 1e-8) and of the proposal network."""
     anchors: AnchorConfig = AnchorConfig()
