@@ -11,7 +11,7 @@ not the result). On a GPU, pass ``--model zeronvs.ckpt --preset official`` (or `
 Phases are timed with CUDA events on a GPU (read back every ``READBACK_EVERY`` steps) and with
 ``perf_counter`` on the CPU. Memory: peak allocated and reserved GiB on CUDA, peak resident set on the CPU.
 
-``--steps N`` runs the preset shortened to N steps with every schedule scaled (``with_steps``), so the
+``--steps N`` runs the preset shortened to N steps with every schedule scaled (``preset``), so the
 mix of small and large renders, and the mean time per step, stay those of the full run.
 """
 
@@ -20,12 +20,11 @@ from __future__ import annotations
 import argparse
 import resource
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from zeronvs_core.distill import PRESETS, distill, with_steps
+from zeronvs_core.distill import PRESETS, distill, preset
 from zeronvs_core.model import inference_dtype, load_zeronvs
 
 TINY = Path(__file__).parents[1] / "tests" / "fixtures" / "tiny_official"
@@ -56,10 +55,7 @@ def main() -> None:
     model = load_zeronvs(args.model, config=config_path, device=args.device, dtype=dtype)
     if args.compile_unet:
         model.compile_unet()
-    config = PRESETS[args.preset]
-    if args.steps is not None:
-        config = with_steps(config, args.steps)
-    config = replace(config, memory_budget_gib=budget)
+    config = preset(args.preset, args.steps, memory_budget_gib=budget)
     image = torch.rand(1, 3, 256, 256, generator=torch.Generator().manual_seed(0))
     start = time.perf_counter()
     result = distill(model, image, 52.55, 31.0, 0.7, config, phase_timing=True)

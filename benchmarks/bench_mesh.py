@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from zeronvs_core.cameras import orbit_path
-from zeronvs_core.mesh import export_point_cloud, extract_isosurface, half_opaque_density, write_mesh
+from zeronvs_core.mesh import extract_isosurface, half_opaque_density, write_mesh
+from zeronvs_core.point_cloud import export_point_cloud
 from zeronvs_core.render import load_scene, render_orbit
 
 

@@ -67,7 +67,7 @@ class AnchorGenerator(io.ComfyNode):
             AnchorConfig(count=count, steps=steps, guidance_scale=guidance_scale),
             cameras.elevation_deg,
             generator=torch.Generator().manual_seed(seed),
-            callback=progress(steps),
+            callback=progress(),
         )
         anchor_cameras = CameraSet(cameras.fov_deg, cameras.elevation_deg, anchors.c2w)
         return io.NodeOutput(anchors, to_image(anchors.images), anchor_cameras)

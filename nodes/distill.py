@@ -3,7 +3,7 @@ preview of the input view and Cancel honoured at every step."""
 
 from __future__ import annotations
 
-from .comfy_io import check_choice, io
+from .comfy_io import io
 from .images import photo_from_image
 from .progress import progress
 from .sampler import MAX_GUIDANCE
@@ -87,7 +87,7 @@ class SDSDistiller(io.ComfyNode):
                 cameras.elevation_deg,
                 scale,
                 config,
-                callback=progress(config.steps, previews=True),
+                callback=progress(previews=True),
                 anchors=anchors,
             )
         return io.NodeOutput(Field(result.scene, settings_for(config, cameras.fov_deg, cameras.elevation_deg)))
@@ -110,10 +110,9 @@ def _config(preset: str, steps: int, guidance_scale: float, seed: int, anchor_co
     anchors."""
     from dataclasses import replace
 
-    from zeronvs_core.distill import PRESETS, with_steps
+    from zeronvs_core.distill import preset as distill_preset
 
-    check_choice("preset", preset, PRESETS)
-    config = PRESETS[preset] if steps == 0 else with_steps(PRESETS[preset], steps)
+    config = distill_preset(preset, steps or None)
     anchors = replace(config.anchors, count=anchor_count)
     guidance = config.guidance_scale if guidance_scale == 0 else guidance_scale
     return replace(config, guidance_scale=guidance, seed=seed, anchors=anchors)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+from zeronvs_core.mesh_options import REGIONS
+
 from .comfy_io import check_choice, io
 from .progress import progress
 from .types import FIELD
@@ -13,7 +15,6 @@ __all__ = ["SaveMesh"]
 
 FORMATS = ("glb", "obj", "ply")
 """File formats; ComfyUI 0.3.64's 3D viewer opens GLB and OBJ (not PLY)."""
-REGIONS = ("foreground", "scene")
 MAX_RESOLUTION = 1024
 
 
@@ -95,20 +96,8 @@ class SaveMesh(io.ComfyNode):
             region=region,
             half_size=half_size,
             settings=field.settings,
-            callback=_Progress(),
+            callback=progress(),
         )
         mesh_path = f"{subfolder}/{filename}" if subfolder else filename
         saved = {"filename": filename, "subfolder": subfolder, "type": "output"}
         return io.NodeOutput(mesh_path.replace(os.sep, "/"), ui={"3d": [saved]})
-
-
-class _Progress:
-    """``export_mesh``'s callback: ComfyUI's progress bar and interrupt check, made once the total is known."""
-
-    def __init__(self):
-        self.callback = None
-
-    def __call__(self, step, total, preview=None):
-        if self.callback is None:
-            self.callback = progress(total)
-        self.callback(step, total)

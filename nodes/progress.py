@@ -8,19 +8,22 @@ PREVIEW_SIZE = 512
 """Largest side of the live preview images sent to the browser, pixels."""
 
 
-def progress(total: int, previews: bool = False):
-    """``callback(step, total, extra)`` for ``zeronvs_core`` loops: raises ComfyUI's
-    ``InterruptProcessingException`` once the user has pressed Cancel, then moves a ``ProgressBar``
-    (of the running node) to ``step``. With ``previews``, ``extra`` is an image ``[3,H,W]`` in [0,1]
+def progress(previews: bool = False):
+    """A ``zeronvs_core.progress.ProgressCallback`` for the running node: raises ComfyUI's
+    ``InterruptProcessingException`` once the user has pressed Cancel, then moves a ``ProgressBar`` (made at
+    the first call) to ``step`` of ``total``. With ``previews``, ``preview`` is an image ``[3,H,W]`` in [0,1]
     that the browser shows while the node runs; otherwise it is ignored (e.g. DDIM latents)."""
     import comfy.model_management
     import comfy.utils
 
-    bar = comfy.utils.ProgressBar(total)
+    bar = None
 
-    def callback(step: int, total: int, extra=None) -> None:
+    def callback(step: int, total: int, preview=None) -> None:
+        nonlocal bar
         comfy.model_management.throw_exception_if_processing_interrupted()
-        bar.update_absolute(step, total, _preview(extra) if previews and extra is not None else None)
+        if bar is None:
+            bar = comfy.utils.ProgressBar(total)
+        bar.update_absolute(step, total, _preview(preview) if previews and preview is not None else None)
 
     return callback
 

@@ -41,7 +41,7 @@ class OrbitRenderer(io.ComfyNode):
     def execute(cls, field, cameras, size):
         from zeronvs_core.render import depth_to_image, render_path
 
-        callback = progress(len(cameras), previews=True)
+        callback = progress(previews=True)
         frames = render_path(field.scene, cameras.target_c2w, cameras.fov_deg, size, field.settings, callback)
         return io.NodeOutput(to_image(frames.rgb), to_image(depth_to_image(frames.depth)), to_mask(frames.opacity))
 

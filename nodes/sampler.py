@@ -59,6 +59,6 @@ class Sampler(io.ComfyNode):
             guidance_scale=guidance_scale,
             eta=eta,
             generator=torch.Generator().manual_seed(seed),
-            callback=progress(steps),
+            callback=progress(),
         )
         return io.NodeOutput(to_image(views))

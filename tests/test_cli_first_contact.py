@@ -222,19 +222,17 @@ def test_a_failed_run_records_failed_and_the_message(tmp_path, capsys):
     assert record["inputs"] == {"image_sha256": file_sha256(EXAMPLE)}
 
 
-class _Bar:
-    """A progress bar that raises ``KeyboardInterrupt`` (Ctrl-C) when the distillation reaches ``stop_at``."""
+def _progress(stop_at=None):
+    """``cli._progress`` whose distillation callback raises ``KeyboardInterrupt`` (Ctrl-C) at step ``stop_at``."""
 
-    def __init__(self, description, total, stop_at=None):
-        self.n, self.description, self.stop_at = 0, description, stop_at
+    def phase(description):
+        def callback(step, total, preview=None):
+            if description.startswith("distillation") and step == stop_at:
+                raise KeyboardInterrupt
 
-    def update(self, n=1):
-        self.n += n
-        if self.description.startswith("distillation") and self.n == self.stop_at:
-            raise KeyboardInterrupt
+        return callback
 
-    def close(self):
-        pass
+    return phase
 
 
 def test_resume_records_the_step_and_the_interrupted_parts(tiny_project_model, tmp_path, monkeypatch, capsys):
@@ -272,13 +270,13 @@ def test_resume_records_the_step_and_the_interrupted_parts(tiny_project_model, t
 def test_an_interrupted_then_resumed_run_records_both_parts(tiny_project_model, tmp_path, monkeypatch, capsys):
     out = tmp_path / "orbit"
     args = ["orbit", EXAMPLE, "--model", tiny_project_model, *SMALL_ORBIT, "--out", str(out)]
-    monkeypatch.setattr(cli, "_progress", lambda description, total: _Bar(description, total, stop_at=2))
+    monkeypatch.setattr(cli, "_progress", _progress(stop_at=2))
     assert main(args) == 130
     capsys.readouterr()
     interrupted = json.loads((out / "run.json").read_text())
     assert interrupted["status"] == "interrupted during distill" and "resumed" not in interrupted
 
-    monkeypatch.setattr(cli, "_progress", lambda description, total: _Bar(description, total))
+    monkeypatch.setattr(cli, "_progress", _progress())
     assert main([*args, "--resume"]) == 0
     record = json.loads((out / "run.json").read_text())
     assert record["status"] == "done"

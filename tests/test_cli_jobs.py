@@ -79,23 +79,23 @@ def test_orbit_then_render_the_saved_scene(tiny_project_model, tmp_path, capsys)
 def test_ctrl_c_leaves_a_checkpoint_and_resume_continues(tiny_project_model, tmp_path, monkeypatch, capsys):
     out = tmp_path / "orbit"
     args = ["orbit", EXAMPLE, "--model", tiny_project_model, *SMALL_ORBIT, "--out", str(out)]
-    jumps = []
+    steps = []
 
-    class Bar:
-        def __init__(self, description, total, stop_at=None):
-            self.n, self.description, self.stop_at = 0, description, stop_at
+    def progress(stop_at=None):
+        """``cli._progress``: each phase's callback; the distillation's records its steps and presses Ctrl-C."""
 
-        def update(self, n=1):
-            self.n += n
-            if self.description.startswith("distillation"):
-                jumps.append(n)
-                if self.n == self.stop_at:
-                    raise KeyboardInterrupt
+        def phase(description):
+            def callback(step, total, preview=None):
+                if description.startswith("distillation"):
+                    steps.append(step)
+                    if step == stop_at:
+                        raise KeyboardInterrupt
 
-        def close(self):
-            pass
+            return callback
 
-    monkeypatch.setattr(cli, "_progress", lambda description, total: Bar(description, total, stop_at=2))
+        return phase
+
+    monkeypatch.setattr(cli, "_progress", progress(stop_at=2))
     assert main(args) == 130
     assert "interrupted (continue with --resume)" in capsys.readouterr().err
     assert (out / "checkpoint" / "last.ckpt").is_file()
@@ -104,10 +104,10 @@ def test_ctrl_c_leaves_a_checkpoint_and_resume_continues(tiny_project_model, tmp
     assert main([*args, "--frames", "4", "--resume"]) == 2  # the last --frames wins
     assert "these differ: ['frames']" in capsys.readouterr().err
 
-    jumps.clear()
-    monkeypatch.setattr(cli, "_progress", lambda description, total: Bar(description, total))
+    steps.clear()
+    monkeypatch.setattr(cli, "_progress", progress())
     assert main([*args, "--resume"]) == 0
-    assert jumps == [3, 1]  # steps 3 and 4 only: steps 1 and 2 came from the checkpoint
+    assert steps == [3, 4]  # steps 3 and 4 only: steps 1 and 2 came from the checkpoint
     assert json.loads((out / "run.json").read_text())["status"] == "done"
 
 

@@ -6,13 +6,15 @@ import torch
 
 from zeronvs_core.cameras import orbit_path
 from zeronvs_core.cli import main
-from zeronvs_core.mesh import export_mesh, export_point_cloud
+from zeronvs_core.mesh import export_mesh
 from zeronvs_core.nerf.field import FieldConfig, GridConfig
+from zeronvs_core.nerf.ray_sampling import RaySettings
 from zeronvs_core.nerf.scene import Scene
+from zeronvs_core.point_cloud import export_point_cloud
 from zeronvs_core.render import RenderSettings, load_scene, render_path, save_scene
 
 SMALL = FieldConfig(grid=GridConfig(4, 2, 12, 4, 2.0), proposal_grid=GridConfig(2, 2, 10, 4, 2.0))
-SETTINGS = RenderSettings(samples=4, proposal_samples=4, fov_deg=45.0, elevation_deg=20.0)
+SETTINGS = RenderSettings(RaySettings(samples=4, proposal_samples=4), fov_deg=45.0, elevation_deg=20.0)
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +82,19 @@ def test_bad_input_is_one_error_line_exit_2_and_no_file(scene_file, tmp_path, ca
     err = capsys.readouterr().err
     assert err.startswith("zeronvs: error: ") and message in err and err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_regions_and_defaults_are_the_librarys_and_load_without_torch():
+    import subprocess
+    import sys
+
+    from zeronvs_core import mesh, mesh_options
+    from zeronvs_core.cli import build_parser
+
+    assert mesh.REGIONS is mesh_options.REGIONS == ("foreground", "scene")
+    parsed = build_parser().parse_args(["mesh", "field.safetensors", "--out", "m.glb"])
+    assert (parsed.region, parsed.resolution, parsed.half_size) == ("foreground", 256, 0.5)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["mesh", "field.safetensors", "--out", "m.glb", "--region", "all"])
+    code = "import sys, zeronvs_core.mesh_options; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

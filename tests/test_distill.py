@@ -1,6 +1,7 @@
 """SDS distillation on the tiny official model: the SDS gradient, presets, a smoke run that fits the
 input view, exact resume, stop requests and bad input."""
 
+import json
 from dataclasses import replace
 
 import pytest
@@ -11,6 +12,14 @@ from zeronvs_core.distill import OFFICIAL, PRESETS, DistillConfig, distill, sds_
 from zeronvs_core.render import render_orbit
 
 TINY_RUN = replace(PRESETS["cpu_smoke"], steps=6, render_sizes=(16, 16), checkpoint_every=100)
+
+
+class _Stop(Exception):
+    """Raised by a callback to stop a distillation."""
+
+
+def _stop(step, total, preview=None):
+    raise _Stop
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +55,7 @@ def test_official_recipe_and_presets():
         8.0,
         5.0,
     )
-    assert (OFFICIAL.near, OFFICIAL.far, OFFICIAL.anisotropic_offset, OFFICIAL.anchors.count) == (
+    assert (OFFICIAL.rays.near, OFFICIAL.rays.far, OFFICIAL.anisotropic_offset, OFFICIAL.anchors.count) == (
         0.5,
         1000.0,
         1000.0,
@@ -69,7 +78,6 @@ def test_official_recipe_and_presets():
     ("kwargs", "message"),
     [
         ({"steps": 0}, "steps must be >= 1"),
-        ({"near": 2.0, "far": 1.0}, "near and far"),
         ({"render_sizes": (4, 4)}, "render_sizes"),
     ],
 )
@@ -90,7 +98,7 @@ def test_bad_camera_settings(tiny_model, photo, args, message):
 def test_smoke_run_fits_the_input_view(tiny_model, photo):
     result = distill(tiny_model, photo, 52.55, 31.0, 0.7, replace(TINY_RUN, steps=40))
     rgb = [h["rgb"] for h in result.history]
-    assert result.step == 40 and not result.stopped
+    assert result.step == 40
     assert sum(rgb[-5:]) / 5 < 0.6 * sum(rgb[:5]) / 5
     assert all(torch.isfinite(torch.tensor(list(h.values()))).all() for h in result.history)
     assert set(result.history[0]) == {"sds", "rgb", "proposal", "total"}
@@ -105,18 +113,15 @@ def test_stop_and_resume_equal_an_uninterrupted_run(tiny_model, photo, tmp_path)
     straight = distill(tiny_model, photo, 52.55, 31.0, 0.7, run)
     assert torch.equal(torch.get_rng_state(), global_state)  # the library never touches the global RNG
     calls = []
-    first = distill(
-        tiny_model,
-        photo,
-        52.55,
-        31.0,
-        0.7,
-        run,
-        checkpoint_dir=tmp_path,
-        should_stop=lambda: len(calls) >= 3,
-        callback=lambda step, total, preview: calls.append(step),
-    )
-    assert first.stopped and first.step == 3 and (tmp_path / "last.ckpt").is_file()
+
+    def stop_after_three(step, total, preview=None):
+        calls.append(step)
+        if len(calls) >= 3:
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        distill(tiny_model, photo, 52.55, 31.0, 0.7, run, checkpoint_dir=tmp_path, callback=stop_after_three)
+    assert calls == [1, 2, 3] and torch.load(tmp_path / "last.ckpt", weights_only=True)["step"] == 3
     resumed = distill(tiny_model, photo, 52.55, 31.0, 0.7, run, checkpoint_dir=tmp_path, resume=True)
     assert resumed.step == 6 and resumed.history == straight.history
     for key, value in straight.scene.state_dict().items():
@@ -124,7 +129,7 @@ def test_stop_and_resume_equal_an_uninterrupted_run(tiny_model, photo, tmp_path)
 
 
 def test_an_interruption_inside_a_step_is_undone_and_resumes_exactly(tiny_model, photo, tmp_path, monkeypatch):
-    import zeronvs_core.distill as distill_module
+    import zeronvs_core.distill.run as distill_module
 
     run = replace(TINY_RUN, steps=4, switch_step=2, render_sizes=(16, 20))
     straight = distill(tiny_model, photo, 52.55, 31.0, 0.7, run)
@@ -174,12 +179,14 @@ def test_anchored_run_with_depth_gate_and_its_resume(tiny_model, photo, tmp_path
         steps=4,
         anchors=AnchorConfig(count=2, steps=2, depth_threshold=1.0, sds_guidance_scale=3.0),
     )
-    first = distill(tiny_model, photo, 52.55, 31.0, 0.7, config, checkpoint_dir=tmp_path, should_stop=lambda: True)
-    assert first.anchors.images.shape == (2, 3, 64, 64) and first.step == 1
-    assert {"normal_smooth", "orient"} <= set(first.history[0])
+    with pytest.raises(_Stop):
+        distill(tiny_model, photo, 52.55, 31.0, 0.7, config, checkpoint_dir=tmp_path, callback=_stop)
+    first = torch.load(tmp_path / "last.ckpt", weights_only=True)
+    assert first["anchors"]["images"].shape == (2, 3, 64, 64) and first["step"] == 1
+    assert {"normal_smooth", "orient"} <= set(json.loads(first["history"])[0])
     resumed = distill(tiny_model, photo, 52.55, 31.0, 0.7, config, checkpoint_dir=tmp_path, resume=True)
     assert resumed.step == 4
-    torch.testing.assert_close(resumed.anchors.images, first.anchors.images)
+    torch.testing.assert_close(resumed.anchors.images, first["anchors"]["images"])
 
 
 def test_anchors_made_beforehand_are_used_and_checked(tiny_model, photo):

@@ -7,9 +7,10 @@ from dataclasses import replace
 import pytest
 import torch
 
-import zeronvs_core.distill as distill_module
+import zeronvs_core.distill.run as distill_module
 from zeronvs_core.device_runtime import memory_budget_bytes, prefer_expandable_segments
-from zeronvs_core.distill import PRESETS, DistillConfig, _Run, distill
+from zeronvs_core.distill import PRESETS, DistillConfig, distill
+from zeronvs_core.distill.run import _Run
 
 # both normal losses (second-order gradients through the grid) and the opacity loss
 NORMALS_RUN = replace(
@@ -105,9 +106,14 @@ def test_the_device_generator_state_survives_a_checkpoint(tiny_model, photo, tmp
     monkeypatch.setattr(distill_module, "device_generator", _separate_generator)
     config = replace(PRESETS["cpu_smoke"], steps=4, render_sizes=(16, 16), checkpoint_every=100)
     straight = distill(tiny_model, photo, *ARGS, config)
-    first = distill(tiny_model, photo, *ARGS, config, checkpoint_dir=tmp_path, should_stop=lambda: True)
+
+    def stop(step, total, preview=None):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        distill(tiny_model, photo, *ARGS, config, checkpoint_dir=tmp_path, callback=stop)
     state = torch.load(tmp_path / "last.ckpt", weights_only=True)
-    assert first.step == 1 and not torch.equal(state["device_generator"], state["generator"])
+    assert state["step"] == 1 and not torch.equal(state["device_generator"], state["generator"])
     run = _Run(tiny_model, photo, *ARGS, config)
     assert not torch.equal(run.device_generator.get_state(), state["device_generator"])
     run.load(tmp_path / "last.ckpt")

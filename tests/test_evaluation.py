@@ -47,7 +47,7 @@ def test_protocol_cameras_by_hand():
 def test_protocol_config():
     base = PRESETS["cpu_smoke"]
     dtu = protocol_config(base, DTU_PROTOCOL, 20.0)
-    assert (dtu.guidance_scale, dtu.near, dtu.far, dtu.background, dtu.lambda_opaque) == (
+    assert (dtu.guidance_scale, dtu.rays.near, dtu.rays.far, dtu.background, dtu.lambda_opaque) == (
         7.5,
         0.25,
         100.0,
@@ -60,7 +60,13 @@ def test_protocol_config():
     for elevation, expected in ((10.0, (5.0, 60.0)), (3.0, (3.0, 53.0)), (40.0, (10.0, 80.0)), (-10.0, (-10.0, 40.0))):
         mip = protocol_config(base, MIPNERF360_PROTOCOL, elevation)
         assert mip.cameras.elevation_deg == expected
-    assert (mip.guidance_scale, mip.near, mip.far, mip.background, mip.lambda_opaque) == (9.5, 0.6, 1000.0, "random", 0)
+    assert (mip.guidance_scale, mip.rays.near, mip.rays.far, mip.background, mip.lambda_opaque) == (
+        9.5,
+        0.6,
+        1000.0,
+        "random",
+        0,
+    )
     assert mip.anisotropic_offset == base.anisotropic_offset
 
 
@@ -79,18 +85,13 @@ def test_scores_match_scikit_image(lpips_files):
     assert with_lpips["lpips"] == pytest.approx(lpips(renders, targets).tolist(), rel=1e-5)
 
 
-class _Bar:
-    """A progress bar that records its description, total and position."""
+def _recorder(calls: list):
+    """A ``progress.PhaseProgress`` whose callbacks record ``(description, step, total)``."""
 
-    def __init__(self, bars: list, description: str, total: int):
-        self.description, self.total, self.n = description, total, 0
-        bars.append(self)
+    def phase(description):
+        return lambda step, total, preview=None: calls.append((description, step, total))
 
-    def update(self, n: int = 1) -> None:
-        self.n += n
-
-    def close(self) -> None:
-        pass
+    return phase
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +100,7 @@ def dtu_run(tmp_path_factory, tiny_model, write_dtu_scan):
     root = tmp_path_factory.mktemp("dtu")
     for scan in ("scan8", "scan21"):
         write_dtu_scan(root / scan, DTU_VIEWS, seed=int(scan[4:]))
-    out, bars = root / "eval", []
+    out, calls = root / "eval", []
     summary = evaluate(
         "dtu",
         root,
@@ -108,13 +109,13 @@ def dtu_run(tmp_path_factory, tiny_model, write_dtu_scan):
         ONE_STEP,
         ["8", "scan21"],
         eval_size=(24, 32),
-        progress=lambda description, total: _Bar(bars, description, total),
+        progress=_recorder(calls),
     )
-    return root, out, summary, bars
+    return root, out, summary, calls
 
 
 def test_two_scene_evaluation(dtu_run):
-    root, out, summary, bars = dtu_run
+    root, out, summary, calls = dtu_run
     records = {scan: json.loads((out / scan / "metrics.json").read_text()) for scan in ("scan8", "scan21")}
     for scan, gt_scale in (("scan8", 1.2), ("scan21", 1.4)):
         record = records[scan]
@@ -140,8 +141,12 @@ def test_two_scene_evaluation(dtu_run):
     assert summary["official_headline"] == {"lpips": 0.38, "psnr": 13.55, "ssim": 0.469}
     table = format_table(summary)
     assert "scan8" in table and "scan21" in table and "mean" in table and "13.23" in table and " -" in table
-    progress = [(bar.description, bar.total, bar.n) for bar in bars]
-    assert progress[:2] == [("scan8: distilling", 1, 1), ("scan8: rendering", 3, 3)]
+    assert calls[:4] == [
+        ("scan8: distilling", 1, 1),
+        ("scan8: rendering", 1, 3),
+        ("scan8: rendering", 2, 3),
+        ("scan8: rendering", 3, 3),
+    ]
 
 
 def test_finished_scenes_are_skipped(dtu_run, monkeypatch):

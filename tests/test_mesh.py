@@ -12,17 +12,11 @@ import trimesh
 from torch import nn
 
 from zeronvs_core.cameras import camera_rays, orbit_path
-from zeronvs_core.mesh import (
-    Isosurface,
-    export_mesh,
-    export_point_cloud,
-    extract_isosurface,
-    frames_to_points,
-    half_opaque_density,
-    write_mesh,
-)
+from zeronvs_core.mesh import Isosurface, export_mesh, extract_isosurface, half_opaque_density, write_mesh
 from zeronvs_core.nerf.field import FieldConfig, GridConfig
+from zeronvs_core.nerf.ray_sampling import RaySettings
 from zeronvs_core.nerf.scene import Scene
+from zeronvs_core.point_cloud import export_point_cloud, frames_to_points
 from zeronvs_core.render import OrbitFrames, RenderSettings, render_path
 
 SMALL = FieldConfig(grid=GridConfig(4, 2, 12, 4, 2.0), proposal_grid=GridConfig(2, 2, 10, 4, 2.0))
@@ -122,9 +116,9 @@ def test_scene_region_maps_the_contracted_grid_back_to_world_units():
 
 def test_the_default_threshold_is_the_density_half_opaque_over_one_render_step(tmp_path):
     assert half_opaque_density() == pytest.approx(22.19, abs=0.01)
-    smoke = RenderSettings(samples=16)  # the cpu_smoke render: 4 times the step, a quarter of the density
+    smoke = RenderSettings(RaySettings(samples=16))  # the cpu_smoke render: 4 times the step, a quarter of the density
     assert half_opaque_density(smoke) == pytest.approx(22.19 / 4, abs=0.01)
-    step = (1 / smoke.near - 1 / smoke.far) / smoke.samples
+    step = (1 / smoke.rays.near - 1 / smoke.rays.far) / smoke.rays.samples
     assert 1 - math.exp(-half_opaque_density(smoke) * step) == pytest.approx(0.5)
     # export_mesh takes it from the scene's render settings: a sphere whose density is 5.5 at r = 0.3
     stats = export_mesh(sphere_scene(0.3, half_opaque_density(smoke)), tmp_path / "m.ply", 24, settings=smoke)

@@ -8,6 +8,7 @@ from zeronvs_core.cameras import orbit_camera
 from zeronvs_core.distill import PRESETS
 from zeronvs_core.model import CheckpointError
 from zeronvs_core.nerf.field import FieldConfig, GridConfig
+from zeronvs_core.nerf.ray_sampling import RaySettings
 from zeronvs_core.nerf.scene import Scene
 from zeronvs_core.render import (
     RenderSettings,
@@ -22,7 +23,7 @@ from zeronvs_core.render import (
 )
 
 SMALL = FieldConfig(grid=GridConfig(4, 2, 12, 4, 2.0), proposal_grid=GridConfig(2, 2, 10, 4, 2.0))
-FAST = RenderSettings(proposal_samples=8, samples=8)
+FAST = RenderSettings(RaySettings(proposal_samples=8, samples=8))
 
 
 @pytest.fixture(scope="module")
@@ -57,13 +58,37 @@ def test_frames_video_and_depth_images(scene, tmp_path):
 
 
 def test_scene_file_round_trip(scene, tmp_path):
-    settings = RenderSettings(near=0.25, far=100.0, proposal_samples=8, samples=8, background=(0.0, 0.0, 0.0))
+    settings = RenderSettings(
+        RaySettings(near=0.25, far=100.0, proposal_samples=8, samples=8), background=(0.0, 0.0, 0.0)
+    )
     path = save_scene(scene, tmp_path / "scene.safetensors", settings)
     loaded, loaded_settings = load_scene(path)
     assert loaded_settings == settings and loaded.config == scene.config
     a = render_path(scene, orbit_camera(20.0, 30.0, 1.0), 50.0, 8, settings)
     b = render_path(loaded, orbit_camera(20.0, 30.0, 1.0), 50.0, 8, settings)
     assert torch.equal(a.rgb, b.rgb)
+
+
+def test_scene_files_keep_mains_header_layout(scene, tmp_path):
+    """The render settings header is flat, as main wrote it before ``RaySettings``: files of either read alike."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    settings = RenderSettings(RaySettings(0.25, 100.0, 8, 12), (0.0, 0.5, 1.0), fov_deg=50.0, elevation_deg=20.0)
+    path = save_scene(scene, tmp_path / "scene.safetensors", settings)
+    with safe_open(str(path), "pt") as handle:
+        header = handle.metadata()["render_settings"]
+        state = {key: handle.get_tensor(key) for key in handle.keys()}
+        field_config = handle.metadata()["field_config"]
+    old = {"near": 0.25, "far": 100.0, "proposal_samples": 8, "samples": 12, "background": [0.0, 0.5, 1.0]}
+    old.update(fov_deg=50.0, elevation_deg=20.0)
+    assert header == json.dumps(old)  # byte for byte what main wrote
+    written_by_main = tmp_path / "main.safetensors"
+    metadata = {"format": "zeronvs-scene", "field_config": field_config, "render_settings": json.dumps(old)}
+    save_file(state, str(written_by_main), metadata)
+    assert load_scene(written_by_main)[1] == settings
 
 
 def test_bad_scene_files_and_cameras(scene, tiny_files, tmp_path):
@@ -93,16 +118,18 @@ def test_bad_scene_files_and_cameras(scene, tiny_files, tmp_path):
 
 def test_input_ray_offset_moves_the_rays(scene):
     c2w, background = orbit_camera(20.0, 0.0, 1.0), torch.zeros(3)
-    plain = scene.render(c2w, 50.0, 8, 8, background, 0.5, 100.0, 8, 8)
-    zero = scene.render(c2w, 50.0, 8, 8, background, 0.5, 100.0, 8, 8, ray_offset=torch.zeros(2, 3))
-    moved = scene.render(c2w, 50.0, 8, 8, background, 0.5, 100.0, 8, 8, ray_offset=torch.full((2, 3), 0.05))
+    plain = scene.render(c2w, 50.0, 8, 8, background, RaySettings(0.5, 100.0, 8, 8))
+    zero = scene.render(c2w, 50.0, 8, 8, background, RaySettings(0.5, 100.0, 8, 8), ray_offset=torch.zeros(2, 3))
+    moved = scene.render(
+        c2w, 50.0, 8, 8, background, RaySettings(0.5, 100.0, 8, 8), ray_offset=torch.full((2, 3), 0.05)
+    )
     torch.testing.assert_close(plain.rgb, zero.rgb, atol=1e-6, rtol=0)  # renormalising moves the last bit
     assert (plain.depth - moved.depth).abs().max() > 1e-3
 
 
 def test_settings_for_a_distillation_recipe():
     smoke = settings_for(PRESETS["cpu_smoke"], 50.0, 20.0)
-    assert (smoke.near, smoke.far, smoke.proposal_samples, smoke.samples) == (0.5, 1000.0, 16, 16)
+    assert smoke.rays == RaySettings(0.5, 1000.0, 16, 16)
     assert (smoke.background, smoke.fov_deg, smoke.elevation_deg) == ((0.5, 0.5, 0.5), 50.0, 20.0)
     assert settings_for(PRESETS["official_dtu"], 50.0, 20.0).background == (0.0, 0.0, 0.0)
 

@@ -13,20 +13,20 @@ Modules:
   ``.safetensors`` (``demo_model_path()``: the embedded 64 px demo model ``zeronvs-mini``).
 - ``images`` (``read_image``, ``prepare_image``): photo files to tensors, and the model's square input.
 - ``noise_schedule``, ``sampling`` (``sample_views``): DDIM novel views with classifier-free guidance.
-- ``nerf/``, ``schedules``, ``anchors``, ``distill`` (``distill``, ``PRESETS``), ``device_runtime``:
+- ``nerf/``, ``schedules``, ``anchors``, ``distill`` (``distill``, ``preset``), ``device_runtime``:
   SDS distillation of the model into a 3D ``Scene``, with checkpoints and resume.
-- ``render`` (``render_orbit``, ``write_video``, ``save_scene``, ``load_scene``), ``mesh``
-  (``export_mesh``, ``export_point_cloud``): videos, scene files, meshes and point clouds.
+- ``render`` (``render_orbit``, ``write_video``, ``save_scene``, ``load_scene``), ``mesh`` (``export_mesh``),
+  ``point_cloud`` (``export_point_cloud``): videos, scene files, meshes and point clouds.
 - ``metrics``, ``lpips``, ``evaluation``, ``data/``: PSNR / SSIM / LPIPS, the DTU and Mip-NeRF 360
   protocols, dataset readers and procedural training scenes.
 - ``jobs``, ``run_record``, ``cli`` (``eval_cli``, ``mesh_cli``): the ``zeronvs`` command; also
   ``tensor_files``, ``fingerprint``, ``progress``, ``stock_conditioning`` (ComfyUI's KSampler).
 
 Quick start (the demo model and the ``cpu_smoke`` preset: a few minutes on a 2-core CPU; pass the released
-``zeronvs.ckpt`` and ``PRESETS["official"]`` on a GPU for real photos)::
+``zeronvs.ckpt`` and ``preset("official")`` on a GPU for real photos)::
 
     from zeronvs_core.cameras import orbit_camera, orbit_path
-    from zeronvs_core.distill import PRESETS, distill
+    from zeronvs_core.distill import distill, preset
     from zeronvs_core.images import read_image
     from zeronvs_core.mesh import export_mesh
     from zeronvs_core.model import demo_model_path, load_zeronvs
@@ -37,7 +37,7 @@ Quick start (the demo model and the ``cpu_smoke`` preset: a few minutes on a 2-c
     photo = read_image("demo/object.png")  # [1,3,H,W] in [0,1] ([1,4,H,W] with alpha: composited on white)
     fov, elevation, scale = 53.26, 17.9, 0.74  # the photo's camera (demo/README.md)
     views = sample_views(model, photo, orbit_camera(elevation, 0.0), orbit_path(8, elevation), fov, scale)
-    recipe = PRESETS["cpu_smoke"]  # Ctrl-C leaves run/last.ckpt; resume=True continues from it
+    recipe = preset("cpu_smoke")  # Ctrl-C leaves run/last.ckpt; resume=True continues from it
     result = distill(model, photo, fov, elevation, scale, recipe, checkpoint_dir="run")
     look = settings_for(recipe, fov, elevation)  # the recipe's near/far, samples per ray, background
     frames = render_orbit(result.scene, elevation, fov, n_views=48, size=96, settings=look)  # frame 0: input

@@ -13,7 +13,8 @@ import torch
 
 from .cameras import orbit_path, rotation_angle
 from .model import ZeroNVSModel
-from .sampling import StepCallback, sample_views
+from .progress import ProgressCallback
+from .sampling import sample_views
 from .schedules import Ramp
 
 __all__ = ["AnchorConfig", "Anchors", "anchor_cameras", "make_anchors", "nearest_candidate"]
@@ -78,7 +79,7 @@ def make_anchors(
     elevation_deg: float,
     distance: float = 1.0,
     generator: torch.Generator | None = None,
-    callback: StepCallback | None = None,
+    callback: ProgressCallback | None = None,
 ) -> Anchors:
     """Generate the anchor views from the input ``image`` (``[1,C,H,W]`` in [0,1]) by DDIM and embed them."""
     c2w = anchor_cameras(config.count, elevation_deg, distance)

@@ -242,12 +242,12 @@ _BARS: list = []
 """Progress bars opened by ``_progress``: closed before an error is printed, so it starts its own line."""
 
 
-def _progress(description: str, total: int):
-    from tqdm import tqdm
+def _progress(description: str):
+    from .progress import TqdmCallback
 
-    bar = tqdm(total=total, desc=description, unit="step", dynamic_ncols=True)
-    _BARS.append(bar)
-    return bar
+    callback = TqdmCallback(description, dynamic_ncols=True)
+    _BARS.append(callback)
+    return callback
 
 
 def _close_bars() -> None:

@@ -54,15 +54,12 @@ def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
 def run_eval(args: argparse.Namespace) -> int:
     """Run ``zeronvs eval`` with parsed ``args``; prints the table and returns 0. Errors raise
     ``ValueError`` or ``FileNotFoundError`` for ``zeronvs`` to print."""
-    from tqdm import tqdm
-
-    from .distill import PRESETS, with_steps
+    from .distill import preset as distill_preset
     from .evaluation import SUMMARY_NAME, evaluate, format_table
     from .jobs import choose_device
+    from .progress import TqdmCallback
 
-    if args.preset not in PRESETS:
-        raise ValueError(f"unknown preset {args.preset!r}; choose one of {', '.join(PRESETS)}")
-    preset = PRESETS[args.preset] if args.steps is None else with_steps(PRESETS[args.preset], args.steps)
+    preset = distill_preset(args.preset, args.steps)
     out = args.out if args.out is not None else f"eval_outputs/{args.dataset}"
     summary = evaluate(
         args.dataset,
@@ -76,7 +73,7 @@ def run_eval(args: argparse.Namespace) -> int:
         lpips_vgg=args.lpips_vgg,
         lpips_lin=args.lpips_lin,
         eval_size=args.eval_size,
-        progress=lambda description, total: tqdm(total=total, desc=description, unit="step", leave=False),
+        progress=lambda description: TqdmCallback(description, leave=False),
     )
     print(format_table(summary))
     print(f"wrote {out}/{SUMMARY_NAME}")

@@ -38,10 +38,11 @@ from .cameras import orbit_camera, relative_pose
 from .data.dtu import DTU_PROTOCOL, load_dtu_scene
 from .data.mipnerf360 import MIPNERF360_PROTOCOL, load_mipnerf360_scene
 from .data.protocol import DatasetProtocol, EvalScene
-from .distill import PRESETS, DistillConfig, distill
+from .distill import DistillConfig, distill
+from .distill import preset as distill_preset
 from .lpips import LPIPS, load_lpips
 from .metrics import psnr, ssim
-from .progress import Progress, open_bar
+from .progress import PhaseProgress, phase_callback
 from .render import render_path, settings_for, write_image
 
 __all__ = [
@@ -85,8 +86,7 @@ def protocol_config(base: DistillConfig, protocol: DatasetProtocol, elevation_de
     and for Mip-NeRF 360 the SDS elevation range ``[clip(e - 30, min(5, e), 80), clip(e + 50, 5, 80)]``."""
     changes: dict[str, Any] = {
         "guidance_scale": protocol.guidance_scale,
-        "near": protocol.near,
-        "far": protocol.far,
+        "rays": replace(base.rays, near=protocol.near, far=protocol.far),
         "background": protocol.training_background,
         "lambda_opaque": protocol.lambda_opaque,
     }
@@ -132,7 +132,7 @@ def evaluate(
     lpips_vgg: str | Path | None = None,
     lpips_lin: str | Path | None = None,
     eval_size: tuple[int, int] | None = None,
-    progress: Progress | None = None,
+    progress: PhaseProgress | None = None,
 ) -> dict:
     """Run a protocol scene by scene and write ``metrics.json`` per scene and ``summary.json``.
 
@@ -150,7 +150,8 @@ def evaluate(
             recorded as ``null``.
         eval_size: ``(height, width)`` of the scored images instead of the protocol's (not comparable
             with the official numbers; for quick runs).
-        progress: see ``Progress``; nothing is shown when None.
+        progress: ``progress.PhaseProgress``, the callback of each scene's distilling and rendering; nothing
+            is shown when None.
 
     Returns:
         The summary (as written to ``summary.json``): per-scene and mean metrics beside the official ones,
@@ -167,12 +168,12 @@ def evaluate(
     protocol, reader = PROTOCOLS[dataset]
     scenes = [scenes] if isinstance(scenes, str) else scenes
     names = list(dict.fromkeys(protocol.scene(name).name for name in (scenes or protocol.names)))
-    base = _preset(preset)
+    base = preset if isinstance(preset, DistillConfig) else distill_preset(preset)
     if (lpips_vgg is None) != (lpips_lin is None):
         raise ValueError("give both LPIPS weight files (lpips_vgg and lpips_lin) or neither")
     lpips = None if lpips_vgg is None else load_lpips(lpips_vgg, lpips_lin, device)
     output = Path(output)
-    run = {"dataset": dataset, "preset": dataclasses.asdict(base), "eval_size": _size(protocol, eval_size)}
+    run = {"dataset": dataset, "preset": json.loads(base.to_json()), "eval_size": _size(protocol, eval_size)}
     run = json.loads(json.dumps(run))  # as read back from metrics.json (tuples become lists)
     models = _LazyModel(model, model_config, device)
     for name in names:
@@ -190,14 +191,6 @@ def evaluate(
     summary = _summary(protocol, run, [r for r in records if r is not None and _same_run(r, run)])
     _write_json(output / SUMMARY_NAME, summary)
     return summary
-
-
-def _preset(preset: str | DistillConfig) -> DistillConfig:
-    if isinstance(preset, DistillConfig):
-        return preset
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
-    return PRESETS[preset]
 
 
 def _size(protocol: DatasetProtocol, eval_size) -> list[int]:
@@ -241,7 +234,7 @@ def _evaluate_scene(
     folder: Path,
     lpips: LPIPS | None,
     run: dict,
-    progress: Progress | None,
+    progress: PhaseProgress | None,
 ) -> None:
     """Distil, render, score and write ``metrics.json`` for one scene."""
     start = time.perf_counter()
@@ -269,22 +262,15 @@ def _evaluate_scene(
             "precomputed_scale": settings.precomputed_scale,
             "gt_to_pred_scale": settings.gt_to_pred_scale,
             "background": list(protocol.background),
-            "distill": dataclasses.asdict(config),
+            "distill": json.loads(config.to_json()),
         },
         "seconds": time.perf_counter() - start,
     }
     _write_json(folder / METRICS_NAME, record)
 
 
-def _distil(scene: EvalScene, config: DistillConfig, model, folder: Path, progress: Progress | None):
+def _distil(scene: EvalScene, config: DistillConfig, model, folder: Path, progress: PhaseProgress | None):
     """The dataset scene's distilled ``Scene``, resuming from (or reusing) the checkpoint in ``folder/distill``."""
-    bar = open_bar(progress, f"{scene.name}: distilling", config.steps)
-    done = [0]  # steps shown so far (a resumed run starts past 0)
-
-    def advance(step, total, preview):
-        bar.update(step - done[0])
-        done[0] = step
-
     result = distill(
         model,
         scene.input_image,
@@ -294,9 +280,8 @@ def _distil(scene: EvalScene, config: DistillConfig, model, folder: Path, progre
         config,
         checkpoint_dir=folder / "distill",
         resume=True,
-        callback=advance,
+        callback=phase_callback(progress, f"{scene.name}: distilling"),
     )
-    bar.close()
     return result.scene
 
 
@@ -306,18 +291,15 @@ def _render(
     config: DistillConfig,
     protocol: DatasetProtocol,
     indices: list[int],
-    progress: Progress | None,
+    progress: PhaseProgress | None,
 ) -> torch.Tensor:
     """The views ``indices`` of the distilled ``Scene`` rendered at their protocol cameras and the images'
     size: ``[N,3,H,W]`` on the CPU."""
     cameras = protocol_cameras(scene.c2w, scene.input_index, scene.elevation_deg, scene.settings.gt_to_pred_scale)
     render_settings = replace(settings_for(config, scene.fov_deg, scene.elevation_deg), background=protocol.background)
     height, width = scene.images.shape[-2:]
-    bar = open_bar(progress, f"{scene.name}: rendering", len(indices))
-    frames = render_path(
-        distilled, cameras[indices], scene.fov_deg, (height, width), render_settings, lambda *_: bar.update(1)
-    )
-    bar.close()
+    callback = phase_callback(progress, f"{scene.name}: rendering")
+    frames = render_path(distilled, cameras[indices], scene.fov_deg, (height, width), render_settings, callback)
     return frames.rgb.float().cpu()
 
 

@@ -2,8 +2,9 @@
 (anchors, SDS distillation, orbit and depth videos, the saved scene), and re-rendering a saved scene.
 
 Each job writes its outputs into a folder, with ``run.json``: the settings, the outputs, the device
-and the seconds spent per phase. Progress goes to ``progress(description, total)``, which returns a bar
-with ``update(n)`` and ``close()`` (``tqdm`` fits); by default nothing is shown.
+and the seconds spent per phase. Progress goes to ``progress(description)``, which returns each phase's
+``callback(step, total, preview=None)`` (``progress.PhaseProgress``; ``TqdmCallback`` fits); by default nothing
+is shown.
 
 Cameras are one ``camera_set.CameraSet`` (the official setup, spec section 5.1: the input camera sits at
 ``elevation_deg``, azimuth 0, distance 1 from the origin, looking at it; novel views and orbits turn about
@@ -20,7 +21,7 @@ from pathlib import Path
 import torch
 
 from .camera_set import CameraSet
-from .progress import Progress, open_bar
+from .progress import PhaseProgress, phase_callback
 from .run_record import RUN_FILE, RunRecord
 from .wild_defaults import ELEVATION_DEG, FOV_DEG, SCALE
 
@@ -76,7 +77,7 @@ def novel_views(
     eta: float = 1.0,
     seed: int = 0,
     device: str = "auto",
-    progress: Progress | None = None,
+    progress: PhaseProgress | None = None,
 ) -> dict:
     """DDIM novel views of the photo, one per target of ``cameras`` (default: 8 azimuths evenly spaced over
     a turn at the official input camera, view 0 at the input camera), at the model's resolution (64 px for
@@ -102,7 +103,6 @@ def novel_views(
     settings.update(steps=steps, guidance_scale=guidance_scale, eta=eta, seed=seed, device=device)
     with RunRecord(out, "views", settings, inputs) as run:
         loaded = run.phase("load", lambda: _load_model(model, device, run))
-        bar = open_bar(progress, "views (DDIM steps)", steps)
         views = run.phase(
             "sample",
             lambda: sample_views(
@@ -116,10 +116,9 @@ def novel_views(
                 guidance_scale=guidance_scale,
                 eta=eta,
                 generator=torch.Generator().manual_seed(seed),
-                callback=lambda step, total, latents: bar.update(1),
+                callback=phase_callback(progress, "views (DDIM steps)"),
             ),
         )
-        bar.close()
         paths = write_frames(views, run.out / "views", prefix="view")
         grid = write_image(image_grid(views, min(len(cameras), 4))[0], run.out / "grid.png")
         return run.finish({"views": [str(p) for p in paths], "grid": str(grid)}, loaded)
@@ -140,7 +139,7 @@ def orbit(
     size: int | None = None,
     resume: bool = False,
     device: str = "auto",
-    progress: Progress | None = None,
+    progress: PhaseProgress | None = None,
 ) -> dict:
     """The whole pipeline: optional anchor views, SDS distillation of a 3D scene from the input camera of
     ``cameras`` (which must have no targets: the orbit is ``frames`` views at its elevation), then an orbit
@@ -158,7 +157,8 @@ def orbit(
     or the model's weights differ from the interrupted run's.
 
     ``memory_budget_gib``: ``DistillConfig.memory_budget_gib``."""
-    from .distill import PRESETS, distill, with_steps
+    from .distill import distill
+    from .distill import preset as distill_preset
     from .render import save_scene, settings_for
 
     if len(cameras) != 0:
@@ -169,17 +169,12 @@ def orbit(
     _check_scale(scale)
     torch_device = choose_device(device)
     preset = preset or default_preset(torch_device)
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     _at_least("anchor_count", anchor_count, 0)
     if steps is not None:
         _at_least("steps", steps, 1)
+    config = distill_preset(preset, steps, seed=seed, memory_budget_gib=memory_budget_gib)
+    config = dataclasses.replace(config, anchors=dataclasses.replace(config.anchors, count=anchor_count))
     frames, size = _video_size(torch_device, frames, size)
-    config = PRESETS[preset]
-    if steps is not None:
-        config = with_steps(config, steps)
-    anchor_settings = dataclasses.replace(config.anchors, count=anchor_count)
-    config = dataclasses.replace(config, seed=seed, anchors=anchor_settings, memory_budget_gib=memory_budget_gib)
     image, inputs = _read_photo(image_path)
     _model_path(model)
     settings = {"image": image_path, "model": _model_name(model), "camera": cameras.to_record(), "scale": scale}
@@ -187,7 +182,6 @@ def orbit(
     settings.update(size=size, device=device, distill=config)
     with RunRecord(out, "orbit", settings, inputs, resume=resume) as run:
         loaded = run.phase("load", lambda: _load_model(model, device, run))
-        bar = open_bar(progress, "distillation (SDS steps)", config.steps)
         result = run.phase(
             "distill",
             lambda: distill(
@@ -199,10 +193,9 @@ def orbit(
                 config,
                 checkpoint_dir=run.out / "checkpoint",
                 resume=resume,
-                callback=lambda step, total, preview: _advance(bar, step),
+                callback=phase_callback(progress, "distillation (SDS steps)"),
             ),
         )
-        bar.close()
         if resume:
             run.resumed_from(result.start_step)
         render = settings_for(config, cameras.fov_deg, cameras.elevation_deg)
@@ -221,7 +214,7 @@ def render_scene(
     frames: int | None = None,
     size: int | None = None,
     device: str = "auto",
-    progress: Progress | None = None,
+    progress: PhaseProgress | None = None,
 ) -> dict:
     """Re-render a scene saved by ``orbit`` (``scene.safetensors``) or by the nodes along a new orbit:
     ``frames`` views of ``size`` pixels at ``elevation_deg`` and ``distance`` (``CameraSet.orbit``). FOV
@@ -312,17 +305,11 @@ def _render_outputs(scene, out: Path, settings, cameras: CameraSet, size: int, p
     ray settings ``settings``; write ``frames/``, ``orbit.mp4`` and ``depth.mp4``."""
     from .render import depth_to_image, render_path, write_frames, write_video
 
-    bar = open_bar(progress, "rendering (frames)", len(cameras))
-    rendered = render_path(scene, cameras.target_c2w, cameras.fov_deg, size, settings, lambda i, n, rgb: bar.update(1))
-    bar.close()
+    callback = phase_callback(progress, "rendering (frames)")
+    rendered = render_path(scene, cameras.target_c2w, cameras.fov_deg, size, settings, callback)
     write_frames(rendered.rgb, out / "frames")
     return {
         "orbit": str(write_video(rendered.rgb, out / "orbit.mp4")),
         "depth": str(write_video(depth_to_image(rendered.depth), out / "depth.mp4")),
         "frames": str(out / "frames"),
     }
-
-
-def _advance(bar, step: int) -> None:
-    """Move ``bar`` to ``step`` (a resumed run starts past 0)."""
-    bar.update(step - getattr(bar, "n", step - 1))

@@ -1,14 +1,10 @@
-"""Meshes and point clouds of a distilled ``Scene``, written as GLB, PLY or OBJ.
+"""Meshes of a distilled ``Scene``, written as GLB, PLY or OBJ (point clouds: ``point_cloud.py``).
 
-- **Mesh**: the field's density is sampled on a regular grid (in chunks, on the scene's device, without
-  autograd), scikit-image's ``measure.marching_cubes`` (Lewiner et al. 2003) extracts the isosurface at a
-  density threshold, and every vertex takes the field's colour at that point. The field's colour is its
-  albedo ``sigmoid(features)``: rendering composites it unshaded and it does not depend on the view
-  direction (``nerf/field.py``), so it *is* the colour the renders show, and needs no averaging over views.
-- **Point cloud**: every pixel of rendered frames (e.g. the orbit) whose opacity is high enough becomes a
-  world point ``origin + direction * depth / opacity`` with the pixel's rendered colour. The render's depth is
-  ``sum w_i t_i`` along the unit ray direction, not divided by the opacity (``nerf/rendering.py``), so the
-  division gives the expected distance of the ray's termination, given that it ends in the scene.
+The field's density is sampled on a regular grid (in chunks, on the scene's device, without autograd),
+scikit-image's ``measure.marching_cubes`` (Lewiner et al. 2003) extracts the isosurface at a density
+threshold, and every vertex takes the field's colour at that point. The field's colour is its albedo
+``sigmoid(features)``: rendering composites it unshaded and it does not depend on the view direction
+(``nerf/field.py``), so it *is* the colour the renders show, and needs no averaging over views.
 
 Region. ``"foreground"`` (default): the cube ``[-half_size, half_size]^3`` around the world origin, the input
 camera's look-at point (the input camera sits at distance 1 from it, ``cameras.py``). The default
@@ -56,10 +52,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .cameras import camera_rays, validate_c2w, validate_fov_deg
+from .mesh_options import DEFAULT_HALF_SIZE, DEFAULT_RESOLUTION, REGIONS
 from .nerf.field import expand_from_unisphere
 from .nerf.scene import Scene
-from .render import OrbitFrames, RenderSettings
+from .progress import ProgressCallback
+from .render import RenderSettings
 
 __all__ = [
     "DEFAULT_HALF_SIZE",
@@ -67,20 +64,12 @@ __all__ = [
     "REGIONS",
     "Isosurface",
     "MeshStats",
-    "PointCloudStats",
     "export_mesh",
-    "export_point_cloud",
     "extract_isosurface",
-    "frames_to_points",
     "half_opaque_density",
     "write_mesh",
 ]
 
-DEFAULT_HALF_SIZE = 0.5
-"""Half-side of the default foreground cube, world units (see the module docstring)."""
-DEFAULT_RESOLUTION = 256
-"""Grid points per axis: 0.004 world units per cell in the default foreground cube."""
-REGIONS = ("foreground", "scene")
 MESH_FORMATS = (".glb", ".ply", ".obj")
 
 DensityFn = Callable[[torch.Tensor], torch.Tensor]
@@ -120,16 +109,6 @@ class MeshStats:
     """World (z-up) bounding box of the vertices, ``(min, max)``."""
 
 
-@dataclass(frozen=True)
-class PointCloudStats:
-    """What ``export_point_cloud`` wrote."""
-
-    path: Path
-    points: int
-    bounds: tuple[tuple[float, float, float], tuple[float, float, float]]
-    """World (z-up) bounding box of the points, ``(min, max)``."""
-
-
 def export_mesh(
     scene: Scene,
     path: str | Path,
@@ -139,7 +118,7 @@ def export_mesh(
     half_size: float = DEFAULT_HALF_SIZE,
     settings: RenderSettings | None = None,
     chunk_points: int = 1 << 16,
-    callback=None,
+    callback: ProgressCallback | None = None,
 ) -> MeshStats:
     """Marching cubes over ``scene``'s density, vertex colours from its albedo, written to ``path``.
 
@@ -153,7 +132,7 @@ def export_mesh(
         settings: the scene's render settings (``load_scene`` returns them), for the default threshold;
             None: the official ones.
         chunk_points: field evaluations per batch (memory: about 4 kB each on the CPU path).
-        callback: ``callback(step, total, preview=None)`` after each chunk and at the end; may raise to stop
+        callback: ``progress.ProgressCallback`` after each chunk and at the end (no preview); may raise to stop
             (nothing is written then).
 
     Raises:
@@ -198,7 +177,7 @@ def extract_isosurface(
     contraction_radius: float = 2.0,
     chunk_points: int = 1 << 16,
     device="cpu",
-    callback=None,
+    callback: ProgressCallback | None = None,
 ) -> tuple[Isosurface, tuple[float, float]]:
     """The isosurface ``density = threshold`` of any density function, coloured by ``color_fn``.
 
@@ -263,7 +242,8 @@ def half_opaque_density(settings: RenderSettings | None = None) -> float:
     (22.2 per world unit).
     """
     settings = settings if settings is not None else RenderSettings()
-    step = (1.0 / settings.near - 1.0 / settings.far) / settings.samples
+    rays = settings.rays
+    step = (1.0 / rays.near - 1.0 / rays.far) / rays.samples
     return math.log(2.0) / step
 
 
@@ -293,71 +273,6 @@ def write_mesh(surface: Isosurface, path: str | Path) -> Path:
     else:
         data = mesh.export(file_type="obj", include_normals=False, include_texture=False).encode()
     return _write_atomic(path, data)
-
-
-def frames_to_points(
-    frames: OrbitFrames, c2w: torch.Tensor, fov_deg, min_opacity: float = 0.5
-) -> tuple[np.ndarray, np.ndarray]:
-    """World points and colours of rendered frames' pixels with opacity >= ``min_opacity``.
-
-    Args:
-        frames: ``F`` rendered frames (``render.render_path``/``render_orbit``): rgb, depth (``sum w t`` along
-            the unit ray direction), opacity, each ``[F,C,H,W]``.
-        c2w: ``[F,4,4]`` OpenGL camera-to-world of the frames.
-        fov_deg: vertical FOV, degrees, float or ``[F]``.
-        min_opacity: pixels below it are dropped, in (0, 1]; the default 0.5 keeps pixels whose ray ends in
-            the scene more likely than in the background.
-
-    Returns:
-        ``(points [P,3] float32 world z-up, colours [P,3] float32 sRGB in [0,1])``; point =
-        ``origin + direction * depth / opacity``.
-
-    Raises:
-        ValueError: mismatched shapes, a bad ``min_opacity``, non-finite depth, or no pixel kept.
-    """
-    if not 0.0 < min_opacity <= 1.0:
-        raise ValueError(f"min_opacity must be in (0, 1], got {min_opacity}")
-    c2w = validate_c2w(c2w, "c2w")
-    validate_fov_deg(torch.as_tensor(fov_deg, dtype=torch.float64).reshape(-1))
-    rgb, depth, opacity = frames.rgb, frames.depth, frames.opacity
-    count, _, height, width = rgb.shape
-    expected = {"rgb": (count, 3, height, width), "depth": (count, 1, height, width)}
-    expected["opacity"] = expected["depth"]
-    for name, tensor in (("rgb", rgb), ("depth", depth), ("opacity", opacity)):
-        if tuple(tensor.shape) != expected[name]:
-            raise ValueError(f"frames.{name} must be {list(expected[name])}, got {list(tensor.shape)}")
-    if c2w.shape[0] != count:
-        raise ValueError(f"c2w must hold one camera per frame ({count}), got {c2w.shape[0]}")
-    if not torch.isfinite(depth).all():
-        raise ValueError("frames.depth has NaN or infinite values: the render is broken")
-    origins, directions = camera_rays(c2w.double(), fov_deg, height, width)
-    opacity = opacity[:, 0].double().cpu()
-    keep = opacity >= min_opacity
-    if not keep.any():
-        raise ValueError(
-            f"no pixel has opacity >= min_opacity ({min_opacity}); the largest is {float(opacity.max()):.3g}"
-        )
-    distance = depth[:, 0].double().cpu()[keep] / opacity[keep]
-    points = origins.cpu()[keep] + directions.cpu()[keep] * distance[:, None]
-    colors = rgb.permute(0, 2, 3, 1).cpu()[keep]
-    return points.float().numpy(), colors.float().clamp(0, 1).numpy()
-
-
-def export_point_cloud(
-    frames: OrbitFrames, c2w: torch.Tensor, fov_deg, path: str | Path, min_opacity: float = 0.5
-) -> PointCloudStats:
-    """Write ``frames_to_points(frames, c2w, fov_deg, min_opacity)`` as a binary ``.ply`` point cloud in
-    the project's z-up world with sRGB byte colours (as the mesh PLY; see the module docstring)."""
-    import trimesh
-
-    path = Path(path)
-    if path.suffix.lower() != ".ply":
-        raise ValueError(f"a point cloud is written as .ply, got {path}")
-    points, colors = frames_to_points(frames, c2w, fov_deg, min_opacity)
-    rgba = np.concatenate([_to_uint8(colors), np.full((len(colors), 1), 255, np.uint8)], axis=1)
-    cloud = trimesh.PointCloud(points.astype(np.float64), colors=rgba)
-    _write_atomic(path, cloud.export(file_type="ply", encoding="binary"))
-    return PointCloudStats(path=path, points=len(points), bounds=_bounds(points))
 
 
 def _check_options(resolution, threshold, region, half_size, chunk_points) -> None:

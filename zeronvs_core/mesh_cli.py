@@ -1,12 +1,14 @@
 """``zeronvs mesh``: a saved scene as a coloured mesh (GLB, PLY, OBJ) or, with ``--points``, a point cloud.
 
 Only ``argparse`` is imported here, so that building the ``zeronvs`` parser stays light; the work is
-``mesh.export_mesh`` and ``mesh.export_point_cloud`` (formats, axes, defaults: see ``zeronvs_core/mesh.py``).
+``mesh.export_mesh`` and ``point_cloud.export_point_cloud`` (formats, axes, defaults: see ``zeronvs_core/mesh.py``).
 """
 
 from __future__ import annotations
 
 import argparse
+
+from .mesh_options import DEFAULT_HALF_SIZE, DEFAULT_RESOLUTION, REGIONS
 
 __all__ = ["MESH_DESCRIPTION", "MESH_HELP", "add_mesh_arguments", "run_mesh"]
 
@@ -17,7 +19,6 @@ MESH_DESCRIPTION = (
     "file +y), PLY in the project's z-up world; units are world units (the input camera 1 from the origin). "
     "With --points: a coloured point cloud (.ply, z-up) of the rendered depth of orbit frames."
 )
-_REGIONS = ("foreground", "scene")
 
 
 def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +26,10 @@ def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("scene", help="scene file (scene.safetensors written by 'zeronvs orbit' or Save Scene)")
     parser.add_argument("--out", required=True, help="output file: .glb, .ply or .obj (.ply only with --points)")
     parser.add_argument(
-        "--resolution", type=int, default=256, help="marching-cubes grid points per axis, >= 2 (default 256)"
+        "--resolution",
+        type=int,
+        default=DEFAULT_RESOLUTION,
+        help=f"marching-cubes grid points per axis, >= 2 (default {DEFAULT_RESOLUTION})",
     )
     parser.add_argument(
         "--threshold",
@@ -36,13 +40,16 @@ def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--region",
-        choices=_REGIONS,
+        choices=REGIONS,
         default="foreground",
         help="foreground: the cube around the input camera's look-at point (default); scene: all of it, "
         "background included",
     )
     parser.add_argument(
-        "--half-size", type=float, default=0.5, help="half-side of the foreground cube, world units (default 0.5)"
+        "--half-size",
+        type=float,
+        default=DEFAULT_HALF_SIZE,
+        help=f"half-side of the foreground cube, world units (default {DEFAULT_HALF_SIZE})",
     )
     parser.add_argument(
         "--points", action="store_true", help="write a point cloud of rendered orbit depth instead of a mesh"
@@ -59,10 +66,9 @@ def run_mesh(args: argparse.Namespace) -> int:
     """Run ``zeronvs mesh`` with parsed ``args``; prints what was written and returns 0. Errors raise
     ``ValueError`` or ``FileNotFoundError`` (no file is written then) for ``zeronvs`` to print. Progress bars
     show on a terminal only and are cleared when done, so an error is the one line left."""
-    from tqdm import tqdm
-
     from .jobs import choose_device
     from .mesh import export_mesh
+    from .progress import TqdmCallback
     from .render import load_scene
 
     if args.points:
@@ -72,12 +78,7 @@ def run_mesh(args: argparse.Namespace) -> int:
     scene, settings = load_scene(args.scene, device=choose_device(args.device))
     if args.points:
         return _points(args, scene, settings)
-    with tqdm(desc="density grid", unit="slab", dynamic_ncols=True, disable=None, leave=False) as bar:
-
-        def callback(step, total, preview=None):
-            bar.total = total
-            bar.update(step - bar.n)
-
+    with TqdmCallback("density grid", unit="slab", dynamic_ncols=True, disable=None, leave=False) as callback:
         stats = export_mesh(
             scene,
             args.out,
@@ -105,18 +106,16 @@ def _check_points_options(args: argparse.Namespace) -> None:
 
 
 def _points(args: argparse.Namespace, scene, settings) -> int:
-    from tqdm import tqdm
-
     from .cameras import orbit_path
-    from .mesh import export_point_cloud
+    from .point_cloud import export_point_cloud
+    from .progress import TqdmCallback
     from .render import render_path
 
     if settings.fov_deg is None or settings.elevation_deg is None:
         raise ValueError(f"{args.scene} does not record its input camera, which --points orbits around")
     c2w = orbit_path(args.frames, settings.elevation_deg)
-    bar = tqdm(total=args.frames, desc="orbit frames", unit="frame", dynamic_ncols=True, disable=None, leave=False)
-    with bar:
-        frames = render_path(scene, c2w, settings.fov_deg, args.size, settings, lambda step, total, rgb: bar.update(1))
+    with TqdmCallback("orbit frames", unit="frame", dynamic_ncols=True, disable=None, leave=False) as callback:
+        frames = render_path(scene, c2w, settings.fov_deg, args.size, settings, callback)
     stats = export_point_cloud(frames, c2w, settings.fov_deg, args.out, min_opacity=args.min_opacity)
     low, high = stats.bounds
     print(f"wrote {stats.path}: {stats.points} points; z-up bounds {_triple(low)} to {_triple(high)}")

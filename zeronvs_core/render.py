@@ -17,7 +17,9 @@ import torch
 
 from .cameras import orbit_path, validate_c2w, validate_fov_deg
 from .nerf.field import FieldConfig, GridConfig
+from .nerf.ray_sampling import RaySettings
 from .nerf.scene import Scene
+from .progress import ProgressCallback
 from .tensor_files import CheckpointError, WeightFile, save_tensors
 
 __all__ = [
@@ -41,12 +43,8 @@ _SCENE_FORMAT = "zeronvs-scene"
 class RenderSettings:
     """How a scene is rendered after distillation."""
 
-    near: float = 0.5
-    """Near distance of the ray samples, world units."""
-    far: float = 1000.0
-    """Far distance of the ray samples, world units."""
-    proposal_samples: int = 64
-    samples: int = 64
+    rays: RaySettings = RaySettings()
+    """Range along the rays and samples per ray (those of the distillation: ``settings_for``)."""
     background: tuple[float, float, float] = (0.5, 0.5, 0.5)
     """Solid background colour (official evaluation: gray in the wild, black for DTU)."""
     fov_deg: float | None = None
@@ -57,13 +55,10 @@ class RenderSettings:
 
 def settings_for(config, fov_deg: float, elevation_deg: float) -> RenderSettings:
     """The render settings of a scene distilled with ``config`` (a ``DistillConfig``) from a photo with
-    this input camera: its near and far planes and samples per ray, black background for a black
+    this input camera: its ray settings (near and far planes, samples per ray), black background for a black
     training background (DTU) and gray otherwise."""
     return RenderSettings(
-        near=config.near,
-        far=config.far,
-        proposal_samples=config.proposal_samples,
-        samples=config.samples,
+        rays=config.rays,
         background=(0.0, 0.0, 0.0) if config.background == "black" else (0.5, 0.5, 0.5),
         fov_deg=float(fov_deg),
         elevation_deg=float(elevation_deg),
@@ -89,11 +84,11 @@ def render_path(
     fov_deg,
     size: int | tuple[int, int] = 256,
     settings: RenderSettings | None = None,
-    callback=None,
+    callback: ProgressCallback | None = None,
 ) -> OrbitFrames:
     """Render ``scene`` from cameras ``c2w [F,4,4]`` (vertical FOV in degrees) one camera at a time, as
     square ``size x size`` frames or, for ``size = (height, width)``, ``height`` rows by ``width`` columns;
-    ``callback(frame, total, rgb)`` after each frame may raise to stop."""
+    ``callback(frame, total, rgb [3,H,W])`` (``progress.ProgressCallback``) after each frame may raise to stop."""
     settings = settings if settings is not None else RenderSettings()
     c2w = validate_c2w(c2w, "c2w")
     validate_fov_deg(torch.as_tensor(fov_deg, dtype=torch.float64).reshape(-1))
@@ -110,10 +105,7 @@ def render_path(
             height,
             width,
             background,
-            settings.near,
-            settings.far,
-            settings.proposal_samples,
-            settings.samples,
+            settings.rays,
         )
         frames.append((view.rgb.clamp(0, 1), view.depth, view.opacity))
         if callback is not None:
@@ -130,7 +122,7 @@ def render_orbit(
     distance: float = 1.0,
     size: int = 256,
     settings: RenderSettings | None = None,
-    callback=None,
+    callback: ProgressCallback | None = None,
 ) -> OrbitFrames:
     """Render a full turn around the scene at ``elevation_deg``, frame 0 at the input camera."""
     return render_path(scene, orbit_path(n_views, elevation_deg, distance), fov_deg, size, settings, callback)
@@ -180,7 +172,7 @@ def save_scene(scene: Scene, path: str | Path, settings: RenderSettings | None =
     metadata = {
         "format": _SCENE_FORMAT,
         "field_config": json.dumps(dataclasses.asdict(scene.config)),
-        "render_settings": json.dumps(dataclasses.asdict(settings)),
+        "render_settings": json.dumps(_settings_header(settings)),
     }
     return save_tensors(scene.state_dict(), path, metadata)
 
@@ -201,8 +193,20 @@ def load_scene(path: str | Path, device="cpu") -> tuple[Scene, RenderSettings]:
             f"{weights.path}: its weights do not match its field config (a file from another version or config?)"
         )
     scene.load_state_dict(state)
-    settings["background"] = tuple(settings["background"])
-    return scene.to(device).eval(), RenderSettings(**settings)
+    return scene.to(device).eval(), _settings_from_header(settings)
+
+
+def _settings_header(settings: RenderSettings) -> dict:
+    """The scene file's ``render_settings``: every field at the top level, ``rays``' first (the layout of the
+    files written before ``RaySettings`` existed, which ``load_scene`` keeps reading)."""
+    fields = dataclasses.asdict(settings)
+    return {**fields.pop("rays"), **fields}
+
+
+def _settings_from_header(data: dict) -> RenderSettings:
+    """``RenderSettings`` from a scene file's ``render_settings`` (see ``_settings_header``)."""
+    rays = RaySettings(**{name: data.pop(name) for name in ("near", "far", "proposal_samples", "samples")})
+    return RenderSettings(rays=rays, **{**data, "background": tuple(data["background"])})
 
 
 def _field_config(data: dict) -> FieldConfig:

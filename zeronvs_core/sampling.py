@@ -9,8 +9,6 @@ on ``batch_size``. Cameras are OpenGL camera-to-world ``[N,4,4]`` (see ``cameras
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 
 from .cameras import validate_c2w
@@ -18,12 +16,9 @@ from .conditioning import encode_camera
 from .images import prepare_image
 from .model import ZeroNVSModel
 from .noise_schedule import betas
+from .progress import ProgressCallback
 
 __all__ = ["check_sampling_args", "ddim_scheduler", "sample_latents", "sample_views", "view_conditioning"]
-
-StepCallback = Callable[[int, int, torch.Tensor], None]
-"""``callback(step, total, latents)``: called after each of ``total`` steps (``step`` from 1) with the
-current latents ``[N,4,h,w]``; it may raise (e.g. to interrupt)."""
 
 
 def ddim_scheduler(model: ZeroNVSModel):
@@ -51,7 +46,7 @@ def sample_latents(
     generator: torch.Generator | None = None,
     init_noise: torch.Tensor | None = None,
     batch_size: int = 8,
-    callback: StepCallback | None = None,
+    callback: ProgressCallback | None = None,
 ) -> torch.Tensor:
     """Run the DDIM loop from noise to clean diffusion latents.
 
@@ -65,7 +60,8 @@ def sample_latents(
         generator: random source of the initial noise and of the eta > 0 noise.
         init_noise: ``[N,4,h,w]`` initial latents instead of drawing them.
         batch_size: views per UNet call (guidance doubles it); bounds memory, not results.
-        callback: see ``StepCallback``.
+        callback: ``progress.ProgressCallback``, called after each step with the current latents ``[N,4,h,w]``
+            as its preview; may raise to stop.
 
     Returns:
         ``[N,4,h,w]`` float32 latents in diffusion space.
@@ -117,7 +113,7 @@ def sample_views(
     generator: torch.Generator | None = None,
     init_noise: torch.Tensor | None = None,
     batch_size: int = 8,
-    callback: StepCallback | None = None,
+    callback: ProgressCallback | None = None,
 ) -> torch.Tensor:
     """Novel views of the scene in ``image`` from each target camera.
 

@@ -1,9 +1,16 @@
-"""Proposal sampling in pure torch: nerfacc's inverse-CDF example, lindisp spacing, concentration on
+"""Ray settings and proposal sampling in pure torch: nerfacc's inverse-CDF example, lindisp spacing, concentration on
 dense regions, the interval loss."""
 
+import pytest
 import torch
 
-from zeronvs_core.nerf.ray_sampling import importance_sample, proposal_loss, s_to_t, sample_along_rays
+from zeronvs_core.nerf.ray_sampling import (
+    RaySettings,
+    importance_sample,
+    proposal_loss,
+    s_to_t,
+    sample_along_rays,
+)
 
 
 def test_importance_sampling_of_the_nerfacc_example():
@@ -69,3 +76,25 @@ def test_proposal_loss_is_zero_for_a_matching_proposal_and_trains_it():
     assert loss.item() > 1e-3 and loss.item() > 100 * matching
     loss.backward()
     assert scale.grad < 0  # more proposal density lowers the loss
+
+
+def test_ray_settings_default_to_the_official_ones():
+    assert RaySettings() == RaySettings(near=0.5, far=1000.0, proposal_samples=64, samples=64)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"near": 2.0, "far": 1.0}, "near and far must satisfy 0 < near < far, got 2.0, 1.0"),
+        ({"near": 0.0}, "near and far must satisfy 0 < near < far, got 0.0, 1000.0"),
+        ({"far": float("inf")}, "near and far must satisfy 0 < near < far, got 0.5, inf"),
+        ({"near": float("nan")}, "near and far must satisfy 0 < near < far, got nan, 1000.0"),
+        ({"samples": 0}, "samples must be an integer >= 1 per ray, got 0"),
+        ({"proposal_samples": 8.0}, "proposal_samples must be an integer >= 1 per ray, got 8.0"),
+        ({"samples": True}, "samples must be an integer >= 1 per ray, got True"),
+    ],
+)
+def test_bad_ray_settings(changes, message):
+    with pytest.raises(ValueError) as error:
+        RaySettings(**changes)
+    assert str(error.value) == message

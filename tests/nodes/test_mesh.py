@@ -6,11 +6,12 @@ import torch
 
 from zeronvs_core.mesh import export_mesh, half_opaque_density
 from zeronvs_core.nerf.field import FieldConfig, GridConfig
+from zeronvs_core.nerf.ray_sampling import RaySettings
 from zeronvs_core.nerf.scene import Scene
 from zeronvs_core.render import RenderSettings
 
 SMALL = FieldConfig(grid=GridConfig(4, 2, 12, 4, 2.0), proposal_grid=GridConfig(2, 2, 10, 4, 2.0))
-SETTINGS = RenderSettings(samples=4, proposal_samples=4, fov_deg=45.0, elevation_deg=20.0)
+SETTINGS = RenderSettings(RaySettings(samples=4, proposal_samples=4), fov_deg=45.0, elevation_deg=20.0)
 
 
 @pytest.fixture
@@ -70,3 +71,11 @@ def test_interrupt_stops_the_export_before_any_file(comfy, field):
     with pytest.raises(comfy.model_management.InterruptProcessingException):
         comfy.execute("ZeroNVS_SaveMesh", field=field, **options())
     assert list((comfy.home / "output").rglob("*.*")) == []
+
+
+def test_the_region_options_are_the_librarys(comfy):
+    from zeronvs_core.mesh import REGIONS
+
+    schema = comfy.classes["ZeroNVS_SaveMesh"].define_schema()
+    (region,) = [item for item in schema.inputs if item.id == "region"]
+    assert list(region.options) == list(REGIONS)

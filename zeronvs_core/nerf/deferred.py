@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .ray_sampling import ProposalLevel, draw_jitter, proposal_levels, proposal_loss, s_to_t
+from .ray_sampling import ProposalLevel, RaySettings, draw_jitter, proposal_levels, proposal_loss, s_to_t
 from .scene import Scene, SceneRender
 
 __all__ = ["DeferredRender", "backward_deferred", "render_deferred"]
@@ -41,8 +41,8 @@ class DeferredRender:
     """``[R,P+1]`` the proposal level's interval edges in ``s``."""
     edges: torch.Tensor
     """``[R,S+1]`` the field's interval edges in ``s``."""
-    near: float
-    far: float
+    rays: RaySettings
+    """The range and samples per ray the render used."""
     normals: bool
     chunk: int
     """Rays per chunk."""
@@ -55,10 +55,7 @@ def render_deferred(
     height: int,
     width: int,
     background: torch.Tensor,
-    near: float,
-    far: float,
-    proposal_samples: int,
-    samples: int,
+    rays: RaySettings,
     chunk: int,
     stratified: bool = False,
     normals: bool = False,
@@ -70,17 +67,15 @@ def render_deferred(
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1 ray, got {chunk}")
     origins, directions = scene.rays(c2w, fov_deg, height, width, ray_offset)
-    batch, rays = c2w.shape[0], origins.shape[0]
-    jitter = draw_jitter(rays, [proposal_samples], samples, generator) if stratified else None
+    batch, n_rays = c2w.shape[0], origins.shape[0]
+    jitter = draw_jitter(n_rays, [rays.proposal_samples], rays.samples, generator) if stratified else None
     background = background.reshape(-1, 3).expand(batch, 3).repeat_interleave(height * width, dim=0)
     parts: dict[str, list[torch.Tensor]] = {}
-    for rows in _chunks(rays, chunk):
+    for rows in _chunks(n_rays, chunk):
         with torch.no_grad():
             draws = None if jitter is None else [draw[rows] for draw in jitter]
-            _, _, levels, edges = scene.sample(
-                origins[rows], directions[rows], near, far, proposal_samples, samples, stratified, jitter=draws
-            )
-            t = s_to_t(edges, near, far)
+            _, _, levels, edges = scene.sample(origins[rows], directions[rows], rays, stratified, jitter=draws)
+            t = s_to_t(edges, rays.near, rays.far)
             out = scene.shade(origins[rows], directions[rows], t[:, :-1], t[:, 1:], background[rows], normals)
         values = {name: getattr(out, name) for name in ("rgb", "depth", "opacity", "normal", "orient")}
         values.update(transmittance=out.transmittance, edges=edges, level_edges=levels[0].edges)
@@ -110,7 +105,7 @@ def render_deferred(
         ),
     )
     return DeferredRender(
-        view, origins, directions, background, full["level_edges"], full["edges"], near, far, normals, chunk
+        view, origins, directions, background, full["level_edges"], full["edges"], rays, normals, chunk
     )
 
 
@@ -127,10 +122,10 @@ def backward_deferred(scene: Scene, render: DeferredRender, proposal_weight: flo
     for rows in _chunks(rays, render.chunk):
         origins, directions = render.origins[rows], render.directions[rows]
         levels = proposal_levels(
-            [scene.proposal_density(origins, directions)], [render.level_edges[rows]], render.near, render.far
+            [scene.proposal_density(origins, directions)], [render.level_edges[rows]], render.rays.near, render.rays.far
         )
         edges = render.edges[rows]
-        t = s_to_t(edges, render.near, render.far)
+        t = s_to_t(edges, render.rays.near, render.rays.far)
         out = scene.shade(origins, directions, t[:, :-1], t[:, 1:], render.background[rows], render.normals)
         share = edges.shape[0] / rays  # proposal_loss is a mean over the rays
         total = proposal_weight * share * proposal_loss(edges, out.transmittance, levels)

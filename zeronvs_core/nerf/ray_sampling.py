@@ -14,6 +14,7 @@ CUDA kernel draws from its own random state.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ import torch
 
 __all__ = [
     "ProposalLevel",
+    "RaySettings",
     "draw_jitter",
     "importance_sample",
     "proposal_levels",
@@ -31,6 +33,32 @@ __all__ = [
 
 DensityFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """``fn(t_starts [R,S], t_ends [R,S]) -> densities [R,S]``: a closure over the rays built by the caller."""
+
+
+@dataclass(frozen=True)
+class RaySettings:
+    """How a ``Scene`` samples its rays: the range along each ray and the samples per ray (one proposal level
+    of ``proposal_samples``, then ``samples`` for the field). The defaults are the official in-the-wild ones.
+
+    Raises:
+        ValueError: unless ``0 < near < far`` (both finite) and both sample counts are integers >= 1.
+    """
+
+    near: float = 0.5
+    """Near distance of the ray samples, world units (official DTU: 0.25)."""
+    far: float = 1000.0
+    """Far distance of the ray samples, world units (official DTU: 100)."""
+    proposal_samples: int = 64
+    """Proposal samples per ray."""
+    samples: int = 64
+    """Field samples per ray."""
+
+    def __post_init__(self):
+        if not (math.isfinite(self.near) and math.isfinite(self.far) and 0.0 < self.near < self.far):
+            raise ValueError(f"near and far must satisfy 0 < near < far, got {self.near}, {self.far}")
+        for name, value in (("proposal_samples", self.proposal_samples), ("samples", self.samples)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1 per ray, got {value!r}")
 
 
 @dataclass

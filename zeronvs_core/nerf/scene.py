@@ -14,7 +14,7 @@ from torch import nn
 
 from ..cameras import camera_rays
 from .field import FieldConfig, ProposalNetwork, RadianceField
-from .ray_sampling import ProposalLevel, sample_along_rays
+from .ray_sampling import ProposalLevel, RaySettings, sample_along_rays
 from .rendering import render_along_rays
 
 __all__ = ["RayShading", "SceneRender", "Scene"]
@@ -75,10 +75,7 @@ class Scene(nn.Module):
         height: int,
         width: int,
         background: torch.Tensor,
-        near: float,
-        far: float,
-        proposal_samples: int = 64,
-        samples: int = 64,
+        rays: RaySettings | None = None,
         stratified: bool = False,
         normals: bool = False,
         generator: torch.Generator | None = None,
@@ -91,19 +88,18 @@ class Scene(nn.Module):
             fov_deg: vertical FOV, float or ``[B]``.
             height, width: image size, pixels.
             background: ``[3]`` or ``[B,3]`` solid background colour.
-            near, far: sampling range along the rays (official in-the-wild: 0.5, 1000).
-            proposal_samples, samples: proposal and final samples per ray (official 64 and 64).
+            rays: range along the rays and samples per ray (``None``: ``RaySettings()``, the official in-the-wild
+                0.5 to 1000 with 64 proposal and 64 field samples).
             stratified: jitter samples (training).
             normals: also compute analytic normals, the normal image and the orientation penalty.
             generator: random source of the jitter.
             ray_offset: ``[2,3]`` constant offsets added to every ray's origin and direction (before the
                 direction is renormalised), threestudio's ``rays_noise_scale`` jitter of the input view.
         """
+        rays = rays if rays is not None else RaySettings()
         origins, directions = self.rays(c2w, fov_deg, height, width, ray_offset)
         batch = c2w.shape[0]
-        t_starts, t_ends, levels, edges = self.sample(
-            origins, directions, near, far, proposal_samples, samples, stratified, generator
-        )
+        t_starts, t_ends, levels, edges = self.sample(origins, directions, rays, stratified, generator)
         background = background.reshape(-1, 3).expand(batch, 3).repeat_interleave(height * width, dim=0)
         out = self.shade(origins, directions, t_starts, t_ends, background, normals)
         return SceneRender(
@@ -128,10 +124,7 @@ class Scene(nn.Module):
         self,
         origins: torch.Tensor,
         directions: torch.Tensor,
-        near: float,
-        far: float,
-        proposal_samples: int,
-        samples: int,
+        rays: RaySettings,
         stratified: bool = False,
         generator: torch.Generator | None = None,
         jitter: list[torch.Tensor] | None = None,
@@ -140,11 +133,11 @@ class Scene(nn.Module):
         ``ray_sampling.sample_along_rays`` (``jitter``: its pre-drawn ``draw_jitter`` draws)."""
         return sample_along_rays(
             [self.proposal_density(origins, directions)],
-            [proposal_samples],
-            samples,
+            [rays.proposal_samples],
+            rays.samples,
             origins.shape[0],
-            near,
-            far,
+            rays.near,
+            rays.far,
             stratified,
             generator,
             origins.device,
