@@ -55,10 +55,9 @@ class AnchorGenerator(io.ComfyNode):
     def execute(cls, model, image, cameras, scale, seed, count, steps, guidance_scale, mask=None):
         import torch
 
-        from zeronvs_core.anchors import AnchorConfig, make_anchors
-        from zeronvs_core.camera_set import CameraSet
+        from zeronvs_core.anchors import AnchorConfig, make_anchor_views
 
-        anchors = make_anchors(
+        views = make_anchor_views(
             model.ready(),
             photo_from_image(image, mask),
             cameras.input_c2w,
@@ -69,5 +68,4 @@ class AnchorGenerator(io.ComfyNode):
             generator=torch.Generator().manual_seed(seed),
             callback=progress(),
         )
-        anchor_cameras = CameraSet(cameras.fov_deg, cameras.elevation_deg, anchors.c2w)
-        return io.NodeOutput(anchors, to_image(anchors.images), anchor_cameras)
+        return io.NodeOutput(views, to_image(views.images), cameras.with_targets(views.c2w))

@@ -88,7 +88,7 @@ class SDSDistiller(io.ComfyNode):
                 scale,
                 config,
                 callback=progress(previews=True),
-                anchors=anchors,
+                anchor_views=anchors,
             )
         return io.NodeOutput(Field(result.scene, settings_for(config, cameras.fov_deg, cameras.elevation_deg)))
 
@@ -113,6 +113,6 @@ def _config(preset: str, steps: int, guidance_scale: float, seed: int, anchor_co
     from zeronvs_core.distill import preset as distill_preset
 
     config = distill_preset(preset, steps or None)
-    anchors = replace(config.anchors, count=anchor_count)
+    anchoring = replace(config.anchoring, count=anchor_count)
     guidance = config.guidance_scale if guidance_scale == 0 else guidance_scale
-    return replace(config, guidance_scale=guidance, seed=seed, anchors=anchors)
+    return replace(config, guidance_scale=guidance, seed=seed, anchoring=anchoring)

@@ -3,7 +3,7 @@
 - ``ZERONVS_MODEL``: a ``ModelHandle`` (``nodes/model.py``), the diffusion model under ComfyUI's
   model management.
 - ``ZERONVS_CAMERAS``: a ``zeronvs_core.camera_set.CameraSet``, the input camera and the target cameras.
-- ``ZERONVS_ANCHORS``: a ``zeronvs_core.anchors.Anchors``, anchor views for SDS.
+- ``ZERONVS_ANCHORS``: a ``zeronvs_core.anchors.AnchorViews``, anchor views for SDS.
 - ``ZERONVS_FIELD``: a ``Field``, a distilled 3D scene with its render settings.
 
 Values are never changed by the nodes that receive them (ComfyUI caches and reuses them).

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from zeronvs_core.anchors import AnchorConfig, anchor_cameras, make_anchors, nearest_candidate
+from zeronvs_core.anchors import AnchorConfig, anchor_cameras, make_anchor_views, nearest_candidate
 from zeronvs_core.cameras import orbit_camera
 
 
@@ -34,10 +34,10 @@ def test_nearest_candidate_by_rotation_only():
     assert nearest_candidate(far_away, candidates).tolist() == [1]
 
 
-def test_make_anchors_generates_and_embeds(tiny_model, tiny_oracle):
+def test_make_anchor_views_generates_and_embeds(tiny_model, tiny_oracle):
     image = (tiny_oracle["in_x_img"][:1] + 1) / 2
     config = AnchorConfig(count=2, steps=2)
-    anchors = make_anchors(
+    views = make_anchor_views(
         tiny_model,
         image,
         orbit_camera(20.0, 0.0, 1.0),
@@ -47,11 +47,11 @@ def test_make_anchors_generates_and_embeds(tiny_model, tiny_oracle):
         20.0,
         generator=torch.Generator().manual_seed(0),
     )
-    assert anchors.images.shape == (2, 3, 64, 64) and anchors.c2w.shape == (2, 4, 4)
-    assert anchors.clip_embedding.shape == (2, 1, 64) and anchors.concat_latent.shape == (2, 4, 32, 32)
+    assert views.images.shape == (2, 3, 64, 64) and views.c2w.shape == (2, 4, 4)
+    assert views.clip_embedding.shape == (2, 1, 64) and views.concat_latent.shape == (2, 4, 32, 32)
     with torch.no_grad():
-        clip, _ = tiny_model.embed_image(anchors.images * 2 - 1)
-    torch.testing.assert_close(anchors.clip_embedding, clip)
+        clip, _ = tiny_model.embed_image(views.images * 2 - 1)
+    torch.testing.assert_close(views.clip_embedding, clip)
 
 
 def test_anchor_probability_and_errors():

@@ -157,7 +157,7 @@ def test_the_jobs_sample_distil_and_render_with_the_cameras_and_scale_given(
         return torch.zeros(target_c2w.shape[0], 3, 8, 8)
 
     def fake_distill(model, image, fov_deg, elevation_deg, scale, config, checkpoint_dir, resume, callback):
-        handed["distill"] = (fov_deg, elevation_deg, scale, config.anchors.count)
+        handed["distill"] = (fov_deg, elevation_deg, scale, config.anchoring.count)
         return DistillResult(Scene(config.field), config.steps)
 
     def fake_outputs(scene, out, settings, cameras, size, progress):

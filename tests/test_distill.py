@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from zeronvs_core.anchors import AnchorConfig, Anchors, anchor_cameras
+from zeronvs_core.anchors import AnchorConfig, AnchorViews, anchor_cameras
 from zeronvs_core.distill import OFFICIAL, PRESETS, DistillConfig, distill, sds_loss
 from zeronvs_core.render import render_orbit
 
@@ -55,7 +55,7 @@ def test_official_recipe_and_presets():
         8.0,
         5.0,
     )
-    assert (OFFICIAL.rays.near, OFFICIAL.rays.far, OFFICIAL.anisotropic_offset, OFFICIAL.anchors.count) == (
+    assert (OFFICIAL.rays.near, OFFICIAL.rays.far, OFFICIAL.anisotropic_offset, OFFICIAL.anchoring.count) == (
         0.5,
         1000.0,
         1000.0,
@@ -177,7 +177,7 @@ def test_anchored_run_with_depth_gate_and_its_resume(tiny_model, photo, tmp_path
         lambda_normal_smooth=8.0,
         lambda_orient=5.0,
         steps=4,
-        anchors=AnchorConfig(count=2, steps=2, depth_threshold=1.0, sds_guidance_scale=3.0),
+        anchoring=AnchorConfig(count=2, steps=2, depth_threshold=1.0, sds_guidance_scale=3.0),
     )
     with pytest.raises(_Stop):
         distill(tiny_model, photo, 52.55, 31.0, 0.7, config, checkpoint_dir=tmp_path, callback=_stop)
@@ -186,16 +186,18 @@ def test_anchored_run_with_depth_gate_and_its_resume(tiny_model, photo, tmp_path
     assert {"normal_smooth", "orient"} <= set(json.loads(first["history"])[0])
     resumed = distill(tiny_model, photo, 52.55, 31.0, 0.7, config, checkpoint_dir=tmp_path, resume=True)
     assert resumed.step == 4
-    torch.testing.assert_close(resumed.anchors.images, first["anchors"]["images"])
+    torch.testing.assert_close(resumed.anchor_views.images, first["anchors"]["images"])
 
 
-def test_anchors_made_beforehand_are_used_and_checked(tiny_model, photo):
+def test_anchor_views_made_beforehand_are_used_and_checked(tiny_model, photo):
     images = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
     clip, concat = tiny_model.embed_image(images * 2 - 1)
-    anchors = Anchors(anchor_cameras(2, 31.0), images, clip, concat)
-    config = replace(TINY_RUN, steps=1, anchors=AnchorConfig(count=2))
-    assert distill(tiny_model, photo, 52.55, 31.0, 0.7, config, anchors=anchors).anchors is anchors
-    with pytest.raises(ValueError, match="got 2 anchor views, but config.anchors.count is 3"):
-        distill(tiny_model, photo, 52.55, 31.0, 0.7, replace(config, anchors=AnchorConfig(count=3)), anchors=anchors)
+    views = AnchorViews(anchor_cameras(2, 31.0), images, clip, concat)
+    config = replace(TINY_RUN, steps=1, anchoring=AnchorConfig(count=2))
+    assert distill(tiny_model, photo, 52.55, 31.0, 0.7, config, anchor_views=views).anchor_views is views
+    with pytest.raises(ValueError, match="got 2 anchor views, but config.anchoring.count is 3"):
+        distill(
+            tiny_model, photo, 52.55, 31.0, 0.7, replace(config, anchoring=AnchorConfig(count=3)), anchor_views=views
+        )
     with pytest.raises(ValueError, match="another input camera"):
-        distill(tiny_model, photo, 52.55, 20.0, 0.7, config, anchors=anchors)
+        distill(tiny_model, photo, 52.55, 20.0, 0.7, config, anchor_views=views)

@@ -1,7 +1,7 @@
 """SDS anchoring (spec section 6): DDIM "anchor" views around the scene that condition the SDS views
 they are nearest to, early in distillation. Off by default, as in every official script.
 
-Cameras are OpenGL camera-to-world (see ``cameras.py``). Anchors share the input camera's elevation and
+Cameras are OpenGL camera-to-world (see ``cameras.py``). Anchor views share the input camera's elevation and
 distance, at azimuths ``input + 360 (i + 1) / (k + 1)``; "nearest" is by geodesic rotation angle only.
 """
 
@@ -17,7 +17,7 @@ from .progress import ProgressCallback
 from .sampling import sample_views
 from .schedules import Ramp
 
-__all__ = ["AnchorConfig", "Anchors", "anchor_cameras", "make_anchors", "nearest_candidate"]
+__all__ = ["AnchorConfig", "AnchorViews", "anchor_cameras", "make_anchor_views", "nearest_candidate"]
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class AnchorConfig:
 
 
 @dataclass
-class Anchors:
+class AnchorViews:
     """Anchor views and their conditioning, ready for SDS."""
 
     c2w: torch.Tensor
@@ -69,7 +69,7 @@ def anchor_cameras(count: int, elevation_deg: float, distance: float = 1.0, azim
 
 
 @torch.no_grad()
-def make_anchors(
+def make_anchor_views(
     model: ZeroNVSModel,
     image: torch.Tensor,
     cond_c2w: torch.Tensor,
@@ -80,7 +80,7 @@ def make_anchors(
     distance: float = 1.0,
     generator: torch.Generator | None = None,
     callback: ProgressCallback | None = None,
-) -> Anchors:
+) -> AnchorViews:
     """Generate the anchor views from the input ``image`` (``[1,C,H,W]`` in [0,1]) by DDIM and embed them."""
     c2w = anchor_cameras(config.count, elevation_deg, distance)
     images = sample_views(
@@ -97,7 +97,7 @@ def make_anchors(
         callback=callback,
     )
     clip_embedding, concat_latent = model.embed_image(images * 2.0 - 1.0)
-    return Anchors(c2w=c2w, images=images, clip_embedding=clip_embedding, concat_latent=concat_latent)
+    return AnchorViews(c2w=c2w, images=images, clip_embedding=clip_embedding, concat_latent=concat_latent)
 
 
 def nearest_candidate(target_c2w: torch.Tensor, candidates_c2w: torch.Tensor) -> torch.Tensor:

@@ -173,13 +173,13 @@ def orbit(
     if steps is not None:
         _at_least("steps", steps, 1)
     config = distill_preset(preset, steps, seed=seed, memory_budget_gib=memory_budget_gib)
-    config = dataclasses.replace(config, anchors=dataclasses.replace(config.anchors, count=anchor_count))
+    config = dataclasses.replace(config, anchoring=dataclasses.replace(config.anchoring, count=anchor_count))
     frames, size = _video_size(torch_device, frames, size)
     image, inputs = _read_photo(image_path)
     _model_path(model)
     settings = {"image": image_path, "model": _model_name(model), "camera": cameras.to_record(), "scale": scale}
     settings.update(preset=preset, steps=config.steps, anchor_count=anchor_count, seed=seed, frames=frames)
-    settings.update(size=size, device=device, distill=config)
+    settings.update(size=size, device=device, distill=config.to_record())
     with RunRecord(out, "orbit", settings, inputs, resume=resume) as run:
         loaded = run.phase("load", lambda: _load_model(model, device, run))
         result = run.phase(

@@ -62,7 +62,7 @@ def test_guidance_zero_keeps_the_presets(comfy, inputs, monkeypatch, preset, exp
 
     config = _config_of(comfy, inputs, monkeypatch, preset=preset, steps=0, guidance_scale=0.0)
     assert config.guidance_scale == expected
-    assert config == replace(PRESETS[preset], seed=0, anchors=replace(PRESETS[preset].anchors, count=0))
+    assert config == replace(PRESETS[preset], seed=0, anchoring=replace(PRESETS[preset].anchoring, count=0))
 
 
 def test_a_nonzero_guidance_replaces_the_presets(comfy, inputs, monkeypatch):

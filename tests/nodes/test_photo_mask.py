@@ -73,7 +73,7 @@ def test_every_photo_node_takes_the_mask_to_the_library(comfy, model_inputs, cut
 
     target = {
         "ZeroNVS_Sampler": ("zeronvs_core.sampling", "sample_views", 1),
-        "ZeroNVS_AnchorGenerator": ("zeronvs_core.anchors", "make_anchors", 1),
+        "ZeroNVS_AnchorGenerator": ("zeronvs_core.anchors", "make_anchor_views", 1),
         "ZeroNVS_SDSDistiller": ("zeronvs_core.distill", "distill", 1),
     }[node_id]
     module, name, position = target

@@ -5,7 +5,7 @@ still produce images of the right shape, so the tests compare values)."""
 import pytest
 import torch
 
-from zeronvs_core.anchors import AnchorConfig, make_anchors
+from zeronvs_core.anchors import AnchorConfig, make_anchor_views
 from zeronvs_core.camera_set import CameraSet
 from zeronvs_core.cameras import orbit_path
 from zeronvs_core.sampling import sample_views
@@ -44,12 +44,12 @@ def test_sampler_node_equals_sample_views(comfy, inputs):
     torch.testing.assert_close(views, expected.clamp(0, 1).permute(0, 2, 3, 1), rtol=0, atol=1e-6)
 
 
-def test_anchor_generator_node_equals_make_anchors(comfy, inputs):
+def test_anchor_generator_node_equals_make_anchor_views(comfy, inputs):
     anchors, views, anchor_cameras = comfy.execute(
         "ZeroNVS_AnchorGenerator", **inputs, count=2, steps=2, guidance_scale=1.3
     )
     cameras = inputs["cameras"]
-    expected = make_anchors(
+    expected = make_anchor_views(
         inputs["model"].ready(),
         _photo(inputs["image"]),
         cameras.input_c2w,

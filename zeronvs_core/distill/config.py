@@ -58,8 +58,9 @@ class DistillConfig:
     """Weight of the opacity entropy (0.1 for DTU)."""
     lr: float = 0.005
     """Adam learning rate of the field (betas 0.9, 0.99; eps 1e-8) and of the proposal network."""
-    anchors: AnchorConfig = AnchorConfig()
-    """SDS anchoring; off (``count = 0``) as in the official scripts."""
+    anchoring: AnchorConfig = AnchorConfig()
+    """SDS anchoring; off (``count = 0``) as in the official scripts. Serialised under the key ``"anchors"``
+    (``to_record``, ``to_json``), its name before issue 22, so that existing checkpoints and runs keep resuming."""
     checkpoint_every: int = 500
     """Write a checkpoint every this many steps (and when stopped)."""
     seed: int = 0
@@ -88,10 +89,18 @@ class DistillConfig:
         ):
             raise ValueError(f"memory_budget_gib must be None, 'auto' or a positive number of GiB, got {budget!r}")
 
-    def to_json(self) -> str:
-        """The config as sorted JSON, the identity a checkpoint records; ``rays``' fields are written at the top
-        level, as before ``RaySettings`` existed, so checkpoints of format ``zeronvs-distill-2`` keep resuming."""
+    def to_record(self) -> dict:
+        """The config as nested dicts (``dataclasses.asdict``) with ``anchoring`` under its former key
+        ``"anchors"``: what ``run.json`` records, so that runs recorded before the rename keep resuming."""
         data = dataclasses.asdict(self)
+        data["anchors"] = data.pop("anchoring")
+        return data
+
+    def to_json(self) -> str:
+        """The config as sorted JSON, the identity a checkpoint records: ``to_record`` with ``rays``' fields at
+        the top level, as before ``RaySettings`` existed, so checkpoints of format ``zeronvs-distill-2`` keep
+        resuming."""
+        data = self.to_record()
         data.update(data.pop("rays"))
         return json.dumps(data, sort_keys=True)
 
@@ -111,7 +120,7 @@ def with_steps(config: DistillConfig, steps: int, **changes) -> DistillConfig:
         min_step_percent=ramp(config.min_step_percent),
         max_step_percent=ramp(config.max_step_percent),
         anisotropic_offset=None if config.anisotropic_offset is None else config.anisotropic_offset * k,
-        anchors=replace(config.anchors, probability=ramp(config.anchors.probability)),
+        anchoring=replace(config.anchoring, probability=ramp(config.anchoring.probability)),
         checkpoint_every=max(1, round(config.checkpoint_every * k)),
         **changes,
     )

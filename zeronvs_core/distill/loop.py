@@ -6,7 +6,7 @@ with Adam, and trains the proposal network on nerfacc's interval loss. World: th
 the input elevation, azimuth 0, distance 1, looking at the origin (z up; see ``cameras.py``).
 
 Everything random draws from one ``torch.Generator`` (seeded by the config), so a run is reproducible
-on one device, and a checkpoint (scene, both optimisers, step, generator state, losses, anchors)
+on one device, and a checkpoint (scene, both optimisers, step, generator state, losses, anchor views)
 resumes it exactly.
 """
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from ..anchors import Anchors, anchor_cameras, make_anchors
+from ..anchors import AnchorViews, anchor_cameras, make_anchor_views
 from ..cameras import validate_fov_deg
 from ..model import ZeroNVSModel
 from ..progress import ProgressCallback
@@ -37,7 +37,7 @@ def distill(
     checkpoint_dir: str | Path | None = None,
     resume: bool = False,
     callback: ProgressCallback | None = None,
-    anchors: Anchors | None = None,
+    anchor_views: AnchorViews | None = None,
     phase_timing: bool | None = None,
 ) -> DistillResult:
     """Distil ``model``'s novel views of ``image`` into a 3D scene.
@@ -59,13 +59,13 @@ def distill(
             in [0,1] as its preview. To stop, raise from it: the exception propagates, after a checkpoint of
             the step just finished is written (with a ``checkpoint_dir``), from which ``resume`` continues
             exactly as if the run had not stopped.
-        anchors: anchor views made beforehand by ``make_anchors`` (for this image, FOV, scale and
-            elevation) instead of generating ``config.anchors.count`` of them; their count must be that count.
+        anchor_views: anchor views made beforehand by ``make_anchor_views`` (for this image, FOV, scale and
+            elevation) instead of generating ``config.anchoring.count`` of them; their count must be that count.
         phase_timing: fill ``DistillResult.timings``; ``None``: on the CPU (``perf_counter``, free) but not on
             CUDA, where it records CUDA events (read back with the losses, every ``READBACK_EVERY`` steps).
 
     Raises:
-        ValueError: bad camera settings or anchors; on ``resume``, a checkpoint written with another
+        ValueError: bad camera settings or anchor views; on ``resume``, a checkpoint written with another
             config, camera, photo or model (the message names which).
     """
     config = OFFICIAL if config is None else config
@@ -74,19 +74,19 @@ def distill(
         raise ValueError(f"elevation_deg must be in (-90, 90), got {elevation_deg}")
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale}")
-    if anchors is not None:
-        _check_anchors(anchors, config.anchors.count, elevation_deg)
+    if anchor_views is not None:
+        _check_anchor_views(anchor_views, config.anchoring.count, elevation_deg)
     timed = model.device.type == "cpu" if phase_timing is None else phase_timing
     run = _Run(model, image, fov_deg, elevation_deg, scale, config, timed)
     path = Path(checkpoint_dir) / CHECKPOINT_NAME if checkpoint_dir is not None else None
     if resume and path is not None and path.is_file():
         run.load(path)
         run.start_step = run.step
-    elif anchors is not None:
-        run.anchors = anchors
-    elif config.anchors.count > 0:
-        run.anchors = make_anchors(
-            model, image, run.input_c2w, fov_deg, scale, config.anchors, elevation_deg, generator=run.generator
+    elif anchor_views is not None:
+        run.anchor_views = anchor_views
+    elif config.anchoring.count > 0:
+        run.anchor_views = make_anchor_views(
+            model, image, run.input_c2w, fov_deg, scale, config.anchoring, elevation_deg, generator=run.generator
         )
     try:
         while run.step < config.steps:
@@ -102,9 +102,9 @@ def distill(
     return run.result()
 
 
-def _check_anchors(anchors: Anchors, count: int, elevation_deg: float) -> None:
-    """Raise unless ``anchors`` are ``count`` anchors at the cameras ``anchor_cameras`` gives for this elevation."""
-    if anchors.c2w.shape[0] != count:
-        raise ValueError(f"anchors: got {anchors.c2w.shape[0]} anchor views, but config.anchors.count is {count}")
-    if not torch.allclose(anchors.c2w.cpu().float(), anchor_cameras(count, elevation_deg), atol=1e-5):
-        raise ValueError(f"anchors were made for another input camera, not elevation {elevation_deg} degrees")
+def _check_anchor_views(views: AnchorViews, count: int, elevation_deg: float) -> None:
+    """Raise unless ``views`` are ``count`` views at the cameras ``anchor_cameras`` gives for this elevation."""
+    if views.c2w.shape[0] != count:
+        raise ValueError(f"anchor_views: got {views.c2w.shape[0]} anchor views, but config.anchoring.count is {count}")
+    if not torch.allclose(views.c2w.cpu().float(), anchor_cameras(count, elevation_deg), atol=1e-5):
+        raise ValueError(f"anchor_views were made for another input camera, not elevation {elevation_deg} degrees")

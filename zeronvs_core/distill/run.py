@@ -13,7 +13,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from ..anchors import Anchors, nearest_candidate
+from ..anchors import AnchorViews, nearest_candidate
 from ..cameras import orbit_camera
 from ..conditioning import encode_camera
 from ..device_runtime import PhaseClock, device_generator, memory_budget_bytes, to_device
@@ -48,7 +48,8 @@ class DistillResult:
     """Steps done (``config.steps``)."""
     history: list[dict[str, float]] = field(default_factory=list)
     """Loss terms of every step."""
-    anchors: Anchors | None = None
+    anchor_views: AnchorViews | None = None
+    """The anchor views SDS was conditioned on (``None`` without anchoring)."""
     timings: dict[str, float] = field(default_factory=dict)
     """Seconds spent in this call per phase: render, prior (VAE encode, UNet, SDS), backward, optimiser
     (empty unless timed: see ``distill``'s ``phase_timing``)."""
@@ -78,7 +79,7 @@ class _Run:
             square = prepare_image(image, model.config.resolution).to(device)
             self.clip_embedding, self.concat_latent = model.embed_image(square * 2.0 - 1.0)
         self.alphas_cumprod = alphas_cumprod(model.config).to(device)
-        self.anchors: Anchors | None = None
+        self.anchor_views: AnchorViews | None = None
         self._anchor_guidance = torch.zeros(0, dtype=torch.bool)  # per SDS camera: nearest is an anchor
         self.ray_offsets: dict[int, torch.Tensor] = {}
         self._phase: Literal["idle", "computing", "updating"] = "idle"
@@ -195,13 +196,13 @@ class _Run:
 
     def _condition(self, c2w: torch.Tensor, view: SceneRender) -> torch.Tensor:
         """Per SDS camera: index of its conditioning candidate (0 = input, i > 0 = anchor i - 1)."""
-        if self.anchors is None:
+        if self.anchor_views is None:
             return torch.zeros(c2w.shape[0], dtype=torch.long)
-        candidates = torch.cat([self.input_c2w.cpu(), self.anchors.c2w])
+        candidates = torch.cat([self.input_c2w.cpu(), self.anchor_views.c2w])
         nearest = nearest_candidate(c2w, candidates)
-        use = torch.rand(c2w.shape[0], generator=self.generator) < self.config.anchors.probability(self.step)
+        use = torch.rand(c2w.shape[0], generator=self.generator) < self.config.anchoring.probability(self.step)
         chosen = torch.where(use, nearest, torch.zeros_like(nearest))
-        threshold = self.config.anchors.depth_threshold
+        threshold = self.config.anchoring.depth_threshold
         if threshold > 0 and view.rgb.requires_grad:
             keep = (nearest == 0).to(view.depth.device)[:, None, None] | (view.depth.detach() > threshold)
             view.rgb.register_hook(lambda grad: grad * keep[..., None])
@@ -248,8 +249,8 @@ class _Run:
 
     def _guided_eps(self, noisy, t, context, concat) -> torch.Tensor:
         scale = self.config.guidance_scale
-        aux = self.config.anchors.sds_guidance_scale
-        if self.anchors is None or aux is None or aux == scale:
+        aux = self.config.anchoring.sds_guidance_scale
+        if self.anchor_views is None or aux is None or aux == scale:
             return self.model.eps(noisy, t, context, concat, scale)
         eps = self.model.eps(noisy, t, context, concat, scale)
         mask = self._anchor_guidance.to(noisy.device)
@@ -259,10 +260,10 @@ class _Run:
 
     def _candidate_conditioning(self, chosen: torch.Tensor):
         clip, concat, c2w = self.clip_embedding, self.concat_latent, self.input_c2w.cpu()
-        if self.anchors is not None:
-            clip = torch.cat([clip, self.anchors.clip_embedding.to(clip.device)])
-            concat = torch.cat([concat, self.anchors.concat_latent.to(concat.device)])
-            c2w = torch.cat([c2w, self.anchors.c2w])
+        if self.anchor_views is not None:
+            clip = torch.cat([clip, self.anchor_views.clip_embedding.to(clip.device)])
+            concat = torch.cat([concat, self.anchor_views.concat_latent.to(concat.device)])
+            c2w = torch.cat([c2w, self.anchor_views.c2w])
         index = chosen.to(clip.device)
         return clip[index], concat[index], c2w[chosen]
 
@@ -274,7 +275,9 @@ class _Run:
 
     def result(self) -> DistillResult:
         self.read_back()
-        return DistillResult(self.scene, self.step, self.history, self.anchors, dict(self.timings), self.start_step)
+        return DistillResult(
+            self.scene, self.step, self.history, self.anchor_views, dict(self.timings), self.start_step
+        )
 
     def fingerprints(self) -> dict[str, str]:
         """SHA-256 of the photo and of the model's weights (``fingerprint``), as the checkpoint records them."""
@@ -305,7 +308,8 @@ class _Run:
             "device_generator": self._generator_states()[1],  # None when it is the run's generator (CPU)
             "history": json.dumps(self.history),
             "ray_offsets": {str(size): offset for size, offset in self.ray_offsets.items()},
-            "anchors": None if self.anchors is None else dataclasses.asdict(self.anchors),
+            # the anchor views, under the key older checkpoints use
+            "anchors": None if self.anchor_views is None else dataclasses.asdict(self.anchor_views),
         }
         write_checkpoint(path, self.config.to_json(), self._inputs(), self.fingerprints(), state)
 
@@ -321,7 +325,7 @@ class _Run:
         self.history = json.loads(state["history"])
         self.ray_offsets = {int(size): offset.cpu() for size, offset in state["ray_offsets"].items()}
         if state["anchors"] is not None:
-            self.anchors = Anchors(
+            self.anchor_views = AnchorViews(
                 **{key: value.cpu() if key == "c2w" else value for key, value in state["anchors"].items()}
             )
 
