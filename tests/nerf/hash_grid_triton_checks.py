@@ -116,7 +116,14 @@ def index_parity(config: dict) -> dict:
     rows = torch.arange(len(points))
     kernel, reference = kernel[rows, levels], reference[rows, levels]  # each point's own level
     outside = ((points < 0) | (points > 1)).any(dim=1)
+    # Huge coordinates: every cell saturates to int32's ends (the upper one, 2**31 - 1, is not a float32) and
+    # ``frac`` is 0, so each level's output is one table row, compared bitwise at every level.
+    huge = torch.tensor([[1e9, -1e9, 3e9], [-2e10, 5e9, -4e9]])
+    with torch.no_grad():
+        huge_reference = run_backend("torch", grid, huge)
+        huge_kernel = run_backend("triton", grid.to(DEVICE), huge.to(DEVICE)).cpu()
     return {
+        "saturated_mismatches": int((huge_kernel != huge_reference).sum()),
         "points": len(points),
         "points_outside_unit_cube": int(outside.sum()),
         "levels_covered": len(set(levels.tolist())),

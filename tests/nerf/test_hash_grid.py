@@ -83,7 +83,7 @@ def ref_encode(params: np.ndarray, levels, point) -> list[float]:
             p = f32(scale * f32(point[dim]) + 0.5)  # fmaf: the product is exact in double here
             cell = math.floor(p)
             pos.append(p - cell)
-            pos_grid.append(u32(cell))
+            pos_grid.append(u32(min(max(cell, -(2**31)), 2**31 - 1)))  # (uint32_t)(int)floorf: CUDA saturates
         result = [0.0] * params.shape[1]
         for idx in range(8):
             weight, local = 1.0, []
@@ -263,15 +263,21 @@ def test_extreme_inputs_row_by_row():
     """Huge finite points wrap onto table vertices (finite features, as tcnn); an infinite or NaN coordinate
     gives ``frac = inf - inf = NaN`` and so an all-NaN row (as tcnn) without an out-of-range index; every
     row is encoded on its own, so ordinary points beside them are untouched."""
-    grid = HashGrid(**TINY)
+    grid = random_grid(TINY)
     inf, nan = float("inf"), float("nan")
     points = torch.tensor([[1e9, -1e9, 0.5], [inf, 0.0, 0.0], [-inf, 0.5, 0.5], [nan, 0.0, 0.0], [0.25, 0.5, 0.75]])
-    out = grid(points)
+    with torch.no_grad():
+        out = grid(points)
     assert out.shape == (5, grid.output_dim)
-    assert torch.isfinite(out[0]).all()
+    # the huge row: cells saturated to int32's ends, then taken as uint32 (tcnn's (uint32_t)(int)floorf)
+    params, levels = grid.params.detach().numpy(), ref_levels(**TINY)
+    for row in (0, 4):
+        expected = torch.tensor(ref_encode(params, levels, points[row].tolist()), dtype=torch.float64)
+        torch.testing.assert_close(out[row].double(), expected, atol=1e-6, rtol=0)
     assert torch.isnan(out[1]).all() and torch.isnan(out[2]).all() and torch.isnan(out[3]).all()
-    torch.testing.assert_close(out[0], grid(points[:1])[0], rtol=0, atol=0)
-    torch.testing.assert_close(out[4], grid(points[4:])[0], rtol=0, atol=0)
+    with torch.no_grad():
+        torch.testing.assert_close(out[0], grid(points[:1])[0], rtol=0, atol=0)
+        torch.testing.assert_close(out[4], grid(points[4:])[0], rtol=0, atol=0)
 
 
 @pytest.mark.parametrize("shape", [(3,), (4, 2), (4, 3, 1), (4, 4)])

@@ -272,8 +272,9 @@ class HashGrid(nn.Module):
         pos = (x32.double()[:, None, :] * scale[None, :, None] + 0.5).float()  # [N, L, 3]
         cell = torch.floor(pos.detach())
         frac = pos - cell  # exact in float32; d frac / d x = scale
-        # (uint32_t)(int)floorf(pos): CUDA's float-to-int conversion saturates (NaN gives 0); then uint32.
-        cell = torch.nan_to_num(cell, nan=0.0).clamp_(-(2.0**31), 2.0**31 - 1).long() & _UINT32_MASK
+        # (uint32_t)(int)floorf(pos): CUDA's float-to-int conversion saturates to [-2**31, 2**31 - 1] (NaN gives
+        # 0); then uint32. 2**31 - 1 is not a float32, so the upper end is clamped after the conversion to int64.
+        cell = torch.nan_to_num(cell, nan=0.0).clamp_(-(2.0**31), 2.0**31).long().clamp_(max=2**31 - 1) & _UINT32_MASK
         corners = torch.stack((cell, (cell + 1) & _UINT32_MASK), dim=-1)  # [N, L, 3, 2]
         terms = _mul_mod_2_32(corners, self._multiplier[None, :, :, None])  # [N, L, 3, 2]
         # Corner k = bx + 2 by + 4 bz as in tcnn's kernel_grid: dims ordered (z, y, x) below.

@@ -93,7 +93,7 @@ def _axis(x, scale, multiplier, high, POS_F64: tl.constexpr, ACC: tl.constexpr):
     # (uint32_t)(int)floorf(pos) as HashGrid computes it: NaN to 0, clamp, int64, low 32 bits.
     cell = tl.where(cell == cell, cell, 0.0)
     cell = tl.minimum(tl.maximum(cell, -2147483648.0), 2147483648.0)
-    low = cell.to(tl.int64).to(tl.uint32)[:, None]
+    low = tl.minimum(cell.to(tl.int64), 2147483647).to(tl.uint32)[:, None]  # int32's upper end, not a float32
     weight = tl.where(high, frac, 1.0 - frac).to(ACC)
     return weight, tl.where(high, low + 1, low) * multiplier
 
