@@ -231,20 +231,7 @@ def train(config: TrainConfig, output: str | Path, resume: bool = False, log=pri
     model.requires_grad_(False)
     model.unet.requires_grad_(True)
     model.cc_projection.requires_grad_(True)
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": model.unet.parameters(), "lr": config.lr},
-            {
-                "params": model.cc_projection.parameters(),
-                "lr": config.lr * config.cc_projection_lr_scale,
-                "weight_decay": config.weight_decay
-                if config.cc_projection_weight_decay is None
-                else config.cc_projection_weight_decay,
-            },
-        ],
-        lr=config.lr,
-        weight_decay=config.weight_decay,
-    )
+    optimizer = _optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
         lambda step: (
@@ -301,6 +288,24 @@ def train(config: TrainConfig, output: str | Path, resume: bool = False, log=pri
             if step % config.checkpoint_every == 0 or step == config.max_steps:
                 last = _save(output, step, model, optimizer, scheduler, ema, generator)
     return last if last is not None else _latest(output)
+
+
+def _optimizer(model: ZeroNVSModel, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW over the UNet (``lr``) and ``cc_projection`` (``lr x cc_projection_lr_scale``, its own weight
+    decay when ``cc_projection_weight_decay`` is set)."""
+    decay = config.weight_decay if config.cc_projection_weight_decay is None else config.cc_projection_weight_decay
+    return torch.optim.AdamW(
+        [
+            {"params": model.unet.parameters(), "lr": config.lr},
+            {
+                "params": model.cc_projection.parameters(),
+                "lr": config.lr * config.cc_projection_lr_scale,
+                "weight_decay": decay,
+            },
+        ],
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+    )
 
 
 def _validation_set(config: TrainConfig, size: int) -> list:

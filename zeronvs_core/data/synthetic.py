@@ -221,7 +221,8 @@ def camera_path(scene: SyntheticScene, n_views: int, seed: int, lateral: bool = 
         # orbit_min_distance is twice the reach plus 1.5, so an orbit centre within the reach keeps clear.
         reach = (scene.orbit_min_distance - 1.5) / 2.0
         shift, direction = rng.uniform(0.3, 0.7) * reach, rng.uniform(0, 2 * math.pi)
-        target = target + torch.tensor([shift * math.cos(direction), shift * math.sin(direction), 0.0], dtype=torch.float64)
+        offset = [shift * math.cos(direction), shift * math.sin(direction), 0.0]
+        target = target + torch.tensor(offset, dtype=torch.float64)
     return orbit_path(n_views, elevation_deg, distance, start_deg, target=target).to(torch.float32)
 
 
