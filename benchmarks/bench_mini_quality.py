@@ -26,7 +26,8 @@ numbers); a sample for ``+a`` is right when its PSNR to the true ``+a`` view is 
 ``-a`` view, and the same for ``-a``. A copy of the input or a model that ignores the camera's direction
 scores 50 %. Beside it the **own-target advantage**: the mean of PSNR(own truth) - PSNR(mirrored truth),
 dB. The PSNR table follows as a secondary figure: it rewards hedging (the average of the ``+a`` and
-``-a`` truths scores above any single right answer on these scenes).
+``-a`` truths scores above any single right answer on these scenes); ``--discrimination-only`` leaves it
+out, which saves the identity-camera sampling (a third of the time).
 
     python benchmarks/bench_mini_quality.py --model runs/mini/checkpoints/step_0020000/model.safetensors
 """
@@ -80,6 +81,9 @@ def main() -> None:
     parser.add_argument("--supersample", type=int, default=2, help="rays per pixel side of the rendered views")
     parser.add_argument("--references", action="store_true", help="also print the two reference rows")
     parser.add_argument("--blur", type=float, default=4.0, help="sigma of the reference rows' blur, pixels")
+    parser.add_argument(
+        "--discrimination-only", action="store_true", help="skip the PSNR table (and its identity-camera sampling)"
+    )
     args = parser.parse_args()
     model = load_zeronvs(args.model, config=args.config)
     size = model.config.resolution
@@ -113,6 +117,8 @@ def main() -> None:
                 own = psnr(view, truths[sign][index : index + 1]).item()
                 mirrored = psnr(view, truths[-sign][index : index + 1]).item()
                 discrimination[angle].append((own > mirrored, own - mirrored))
+        if args.discrimination_only:
+            continue
         truth = truths[1]
         predictions = {
             "model": samples[1],
@@ -141,6 +147,8 @@ def main() -> None:
         label = "all" if angle is None else f"{int(angle)} deg"
         print(f"{label:>6}  {100 * right:20.1f} %  {advantage:+17.2f} dB")
     print("(goal at 60 and 90 deg: discrimination >= 90 %, advantage >= +1.5 dB; chance is 50 %)")
+    if args.discrimination_only:
+        return
     width = max(len(name) for name in names)
     print(f"{'prediction':<{width}} " + "  ".join(f"{int(a):>2} deg PSNR / SSIM" for a in ANGLES) + "   mean PSNR")
     means = {}

@@ -44,6 +44,7 @@ def diffusion_loss(
     dropout: float = 0.05,
     forward=None,
     snr_gamma: float | None = None,
+    paired: bool = False,
 ) -> torch.Tensor:
     """Mean squared error of the predicted noise (``l_simple``), t uniform in [0, T), with the official
     conditioning: CLIP and concat latent of the input view (dropped as ``dropout_masks``), camera vector
@@ -53,16 +54,29 @@ def diffusion_loss(
     ``min(SNR(t), gamma) / SNR(t)``, Min-SNR weighting (Hang et al. 2023, diffusers' ``--snr_gamma``): the
     low-noise steps, whose noise is nearly unpredictable and says little about the scene, weigh less.
 
+    ``paired`` (not in the official recipe; issue 27) says the batch's second half is its first half with
+    the targets on the other side of the inputs (``SyntheticPairs.twin``): element ``i + B/2`` then gets the
+    timestep, noise and dropout of element ``i``, so the two differ only in the camera and the target, and
+    the gradient of the direction of the camera is not buried in the noise of independent draws. ``B`` must
+    be even.
+
     ``forward`` is the callable that runs ``model.forward`` (e.g. its DDP wrapper); ``model`` by default."""
     device, config = model.device, model.config
     clip, concat, camera = batch_conditioning(model, batch)
     with torch.no_grad():
         latents = model.encode(batch["target_image"].to(device) * 2.0 - 1.0, generator=generator)
-    keep_clip, keep_concat = (mask.to(device) for mask in dropout_masks(clip.shape[0], generator, dropout))
+    count = clip.shape[0]
+    if paired:
+        if count % 2:
+            raise ValueError(f"a paired batch needs an even number of pairs, got {count}")
+        count //= 2
+    keep_clip, keep_concat = (mask.to(device) for mask in dropout_masks(count, generator, dropout))
+    t = torch.randint(0, config.num_train_timesteps, (count,), generator=generator).to(device)
+    noise = torch.randn((count, *latents.shape[1:]), generator=generator).to(device)
+    if paired:
+        keep_clip, keep_concat, t, noise = (torch.cat([x, x]) for x in (keep_clip, keep_concat, t, noise))
     clip = clip * keep_clip.view(-1, 1, 1)
     concat = concat * keep_concat.view(-1, 1, 1, 1)
-    t = torch.randint(0, config.num_train_timesteps, (clip.shape[0],), generator=generator).to(device)
-    noise = torch.randn(latents.shape, generator=generator).to(device)
     alphas = alphas_cumprod(config).to(device)[t]
     noisy = add_noise(latents, noise, alphas)
     forward = model if forward is None else forward

@@ -68,6 +68,13 @@ class TrainConfig:
     lr: float = 1e-4
     cc_projection_lr_scale: float = 10.0
     weight_decay: float = 0.01
+    cc_projection_weight_decay: float | None = None
+    """AdamW weight decay of ``cc_projection`` (``None``: ``weight_decay``). 0 stops the decay from holding
+    down the camera columns whose gradient is weak (issue 27: the direction of the turn)."""
+    direction_pairs: bool = False
+    """Each micro-batch is ``batch_size / 2`` pairs and their twins (``SyntheticPairs.twin``: the same input,
+    the target on the other side), twins with the same timestep, noise and dropout (``diffusion_loss``'s
+    ``paired``); synthetic datasets only."""
     warmup_steps: int = 100
     lr_decay_steps: int = 0
     """Final steps (up to ``max_steps``) over which the LR falls to 0 along a half cosine; 0 keeps it constant
@@ -87,6 +94,8 @@ class TrainConfig:
     seed: int = 42
 
     def __post_init__(self):
+        if self.direction_pairs and self.batch_size % 2:
+            raise ValueError(f"direction_pairs needs an even batch_size, got {self.batch_size}")
         if not 0 <= self.lr_decay_steps <= self.max_steps:
             raise ValueError(
                 f"lr_decay_steps must be between 0 and max_steps ({self.max_steps}), got {self.lr_decay_steps}"
@@ -164,14 +173,25 @@ def _datasets(config: TrainConfig, size: int) -> tuple[list, torch.Tensor]:
     return datasets, torch.tensor(weights, dtype=torch.float64)
 
 
-def _sample_batch(datasets, weights, batch_size: int, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """A batch whose every element draws its dataset by ``weights``, then a uniform item of it."""
-    choices = torch.multinomial(weights, batch_size, replacement=True, generator=generator).tolist()
-    pairs = []
-    for choice in choices:
+def _sample_batch(
+    datasets, weights, batch_size: int, generator: torch.Generator, paired: bool = False
+) -> dict[str, torch.Tensor]:
+    """A batch whose every element draws its dataset by ``weights``, then a uniform item of it. ``paired``:
+    ``batch_size / 2`` such items (redrawn until they have a twin) followed by their twins (``twin``)."""
+    choices = torch.multinomial(weights, batch_size // 2 if paired else batch_size, True, generator=generator)
+    pairs, twins = [], []
+    for choice in choices.tolist():
         dataset = datasets[choice]
-        pairs.append(dataset[int(torch.randint(len(dataset), (1,), generator=generator))])
-    return collate_pairs(pairs)
+        if paired and not hasattr(dataset, "twin"):
+            raise ValueError(f"direction_pairs needs synthetic datasets, got {type(dataset).__name__}")
+        while True:
+            index = int(torch.randint(len(dataset), (1,), generator=generator))
+            twin = dataset.twin(index) if paired else None
+            if not paired or twin is not None:
+                break
+        pairs.append(dataset[index])
+        twins += [twin] if paired else []
+    return collate_pairs(pairs + twins)
 
 
 def _validation(model: ZeroNVSModel, pairs: list, steps: int) -> dict[str, float]:
@@ -211,14 +231,7 @@ def train(config: TrainConfig, output: str | Path, resume: bool = False, log=pri
     model.requires_grad_(False)
     model.unet.requires_grad_(True)
     model.cc_projection.requires_grad_(True)
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": model.unet.parameters(), "lr": config.lr},
-            {"params": model.cc_projection.parameters(), "lr": config.lr * config.cc_projection_lr_scale},
-        ],
-        lr=config.lr,
-        weight_decay=config.weight_decay,
-    )
+    optimizer = _optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
         lambda step: (
@@ -242,8 +255,16 @@ def train(config: TrainConfig, output: str | Path, resume: bool = False, log=pri
         optimizer.zero_grad(set_to_none=True)
         loss = torch.zeros((), device=accelerator.device)
         for _ in range(config.gradient_accumulation):
-            batch = _sample_batch(datasets, weights, config.batch_size, generator)
-            micro = diffusion_loss(model, batch, generator, config.dropout, forward=forward, snr_gamma=config.snr_gamma)
+            batch = _sample_batch(datasets, weights, config.batch_size, generator, config.direction_pairs)
+            micro = diffusion_loss(
+                model,
+                batch,
+                generator,
+                config.dropout,
+                forward=forward,
+                snr_gamma=config.snr_gamma,
+                paired=config.direction_pairs,
+            )
             accelerator.backward(micro / config.gradient_accumulation)
             loss = loss + micro.detach() / config.gradient_accumulation
         optimizer.step()
@@ -267,6 +288,24 @@ def train(config: TrainConfig, output: str | Path, resume: bool = False, log=pri
             if step % config.checkpoint_every == 0 or step == config.max_steps:
                 last = _save(output, step, model, optimizer, scheduler, ema, generator)
     return last if last is not None else _latest(output)
+
+
+def _optimizer(model: ZeroNVSModel, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW over the UNet (``lr``) and ``cc_projection`` (``lr x cc_projection_lr_scale``, its own weight
+    decay when ``cc_projection_weight_decay`` is set)."""
+    decay = config.weight_decay if config.cc_projection_weight_decay is None else config.cc_projection_weight_decay
+    return torch.optim.AdamW(
+        [
+            {"params": model.unet.parameters(), "lr": config.lr},
+            {
+                "params": model.cc_projection.parameters(),
+                "lr": config.lr * config.cc_projection_lr_scale,
+                "weight_decay": decay,
+            },
+        ],
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+    )
 
 
 def _validation_set(config: TrainConfig, size: int) -> list:

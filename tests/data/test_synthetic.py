@@ -156,3 +156,33 @@ def test_supersampling_averages_sub_pixel_rays_and_keeps_pixel_centre_depth():
         torch.testing.assert_close(smooth[i].depth, plain[i].depth)
         torch.testing.assert_close(smooth[i].image, fine[i].reshape(3, 16, 2, 16, 2).mean(dim=(2, 4)))
     assert (smooth[0].image - plain[0].image).abs().max() > 0.1  # edges and textures are anti-aliased
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_lateral_object_orbit_turns_about_a_point_beside_the_objects(seed):
+    scene = make_scene("object", seed)
+    target = torch.tensor(scene.target, dtype=torch.float64)
+    plain, lateral = camera_path(scene, 8, seed).double(), camera_path(scene, 8, seed, lateral=True)
+    positions = lateral.double()[:, :3, 3]
+    centre = torch.cat([positions[:, :2].mean(0), target[2:]])  # a full turn: the centre is the mean in x, y
+    to_centre = torch.nn.functional.normalize(centre - positions, dim=-1)
+    torch.testing.assert_close(-lateral.double()[:, :3, 2], to_centre, atol=1e-5, rtol=0)  # looks at it
+    reach = (scene.orbit_min_distance - 1.5) / 2
+    assert 0.3 * reach - 1e-6 <= (centre - target).norm().item() <= 0.7 * reach + 1e-6
+    # only the centre moved: the plain orbit shifted by the same offset
+    torch.testing.assert_close(positions, plain[:, :3, 3] + (centre - target), atol=1e-4, rtol=0)
+    assert (scene.surface_distance(lateral[:, :3, 3]) > 0.1).all()
+
+
+@pytest.mark.parametrize("kind", ["room", "outdoor"])
+def test_lateral_room_and_outdoor_paths_cross_the_camera_region_sideways(kind):
+    for seed in range(3):
+        scene = make_scene(kind, seed)
+        positions = camera_path(scene, 6, seed, lateral=True)[:, :3, 3].double()
+        width = scene.camera_hi[0] - scene.camera_lo[0]
+        step = positions[1:] - positions[:-1]
+        torch.testing.assert_close(step[:, 1], torch.zeros(5, dtype=torch.float64), atol=1e-5, rtol=0)  # no forward
+        assert abs(positions[-1, 0] - positions[0, 0]).item() == pytest.approx(width, rel=1e-5)
+        assert (scene.surface_distance(positions.float()) > 0.1).all()
+        forward = camera_path(scene, 6, seed)[:, :3, 3].double()
+        assert (forward[-1, 1] - forward[0, 1]).item() >= 1.0  # the default path still goes forward

@@ -55,3 +55,38 @@ def test_max_view_gap_out_of_range_raises():
         SyntheticPairs(1, views_per_scene=8, max_view_gap=8)
     with pytest.raises(ValueError, match="max_view_gap"):
         SyntheticPairs(1, views_per_scene=8, max_view_gap=0)
+
+
+def test_twin_of_an_orbit_pair_is_the_target_turned_the_other_way():
+    pairs = SyntheticPairs(
+        2, size=8, kinds=("object",), views_per_scene=24, pairs_per_scene=12, max_view_gap=6, cache=True
+    )
+    steps = set()
+    for index in range(len(pairs)):
+        scene_index = index // pairs.pairs_per_scene
+        path = camera_path(make_scene("object", scene_index), 24, scene_index)
+        pair, twin = pairs[index], pairs.twin(index)
+        torch.testing.assert_close(twin.cond_image, pair.cond_image)
+        torch.testing.assert_close(twin.cond_c2w, pair.cond_c2w)
+        cond, target, other = (_path_index(path, c2w) for c2w in (pair.cond_c2w, pair.target_c2w, twin.target_c2w))
+        step = (target - cond + 12) % 24 - 12
+        assert (other - cond + 12) % 24 - 12 == -step  # around the closed orbit
+        steps.add(step)
+    assert any(s > 0 for s in steps) and any(s < 0 for s in steps)
+
+
+def test_twin_on_an_open_path_goes_the_other_way_or_is_none_at_the_ends():
+    pairs = SyntheticPairs(1, size=8, kinds=("room",), views_per_scene=6, pairs_per_scene=20, lateral=True, cache=True)
+    path = camera_path(make_scene("room", 0), 6, 0, lateral=True)
+    outcomes = set()
+    for index in range(len(pairs)):
+        pair, twin = pairs[index], pairs.twin(index)
+        cond, target = _path_index(path, pair.cond_c2w), _path_index(path, pair.target_c2w)
+        if twin is None:
+            assert not 0 <= 2 * cond - target < 6
+        else:
+            assert _path_index(path, twin.target_c2w) == 2 * cond - target
+        outcomes.add(twin is None)
+    assert outcomes == {True, False}
+    with pytest.raises(IndexError):
+        pairs.twin(len(pairs))

@@ -177,6 +177,11 @@ def test_shipped_configs_parse():
     nearby = dict(fourth.datasets[0])
     assert nearby.pop("max_view_gap") == 6 and (nearby,) == tuple(camera.datasets)
     assert _datasets(fourth, 64)[0][0].max_view_gap == 6  # the setting reaches the dataset
+    fifth = load_config(configs / "mini_camera5.yaml")  # stage 9 (issue 27): the shipped model, direction levers
+    assert fifth.init.endswith("zeronvs_core/model/weights/zeronvs-mini.safetensors")
+    assert fifth.direction_pairs and fifth.cc_projection_weight_decay == 0.0 and fifth.snr_gamma == 1.0
+    mixture = _datasets(fifth, 64)[0]
+    assert [d.lateral for d in mixture] == [False, True, True] and mixture[2].kinds == ("room", "outdoor")
     official = load_config(configs / "official_finetune.yaml")
     assert [d["probability"] for d in official.datasets] == [0.34, 0.33, 0.33]
     assert (official.lr, official.cc_projection_lr_scale, official.ema_decay) == (1e-4, 10.0, 0.9999)
@@ -200,3 +205,45 @@ def test_dataset_mixture_draws_by_probability_and_rejects_unknown_kinds(tiny_tra
     assert batch["cond_image"].shape == (3, 3, 16, 16) and batch["scale"].shape == (3,)
     with pytest.raises(ValueError, match="unknown dataset kind 'imagenet'"):
         _datasets(replace(tiny_train_config, datasets=({"kind": "imagenet", "probability": 1.0},)), 16)
+
+
+def test_paired_batches_share_timestep_noise_and_dropout_between_twins(tiny_train_config):
+    from zeronvs_training.train import _sample_batch
+
+    model = build_model(tiny_train_config)
+    pairs = SyntheticPairs(1, size=64, kinds=("object",), views_per_scene=8, pairs_per_scene=4, cache=True)
+    datasets, weights = [pairs], torch.tensor([1.0], dtype=torch.float64)
+    batch = _sample_batch(datasets, weights, 4, torch.Generator().manual_seed(0), paired=True)
+    torch.testing.assert_close(batch["cond_image"][:2], batch["cond_image"][2:])  # the same inputs
+    assert not torch.allclose(batch["target_c2w"][:2], batch["target_c2w"][2:])  # targets on the other side
+    seen = []
+
+    def forward(noisy, t, clip, camera, concat):
+        seen.append((noisy, t, clip, camera, concat))
+        return model(noisy, t, clip, camera, concat)
+
+    with torch.no_grad():  # dropout 0.5: some elements lose their CLIP or concat input, and twins alike
+        diffusion_loss(model, batch, torch.Generator().manual_seed(1), 0.5, forward=forward, paired=True)
+    noisy, t, clip, camera, concat = seen[0]
+    assert torch.equal(t[:2], t[2:]) and not torch.equal(t[0], t[1])
+    assert torch.equal(clip[:2], clip[2:]) and torch.equal(concat[:2], concat[2:])
+    assert not torch.allclose(camera[:2], camera[2:])
+    with torch.no_grad():
+        diffusion_loss(model, batch, torch.Generator().manual_seed(1), 0.5, forward=forward)
+    assert not torch.equal(seen[1][1][:2], seen[1][1][2:])  # unpaired: independent draws
+    with pytest.raises(ValueError, match="even number of pairs, got 3"):
+        diffusion_loss(model, {k: v[:3] for k, v in batch.items()}, torch.Generator(), paired=True)
+    with pytest.raises(ValueError, match="direction_pairs needs an even batch_size, got 5"):
+        TrainConfig(direction_pairs=True, batch_size=5)
+
+
+def test_cc_projection_weight_decay_is_its_own(tiny_train_config):
+    from zeronvs_training.train import _optimizer
+
+    model = build_model(tiny_train_config)
+    groups = _optimizer(model, replace(tiny_train_config, cc_projection_weight_decay=0.0)).param_groups
+    assert [g["weight_decay"] for g in groups] == [tiny_train_config.weight_decay, 0.0]
+    assert groups[1]["lr"] == tiny_train_config.lr * tiny_train_config.cc_projection_lr_scale
+    assert {id(p) for p in groups[1]["params"]} == {id(p) for p in model.cc_projection.parameters()}
+    default = _optimizer(model, tiny_train_config).param_groups
+    assert [g["weight_decay"] for g in default] == [tiny_train_config.weight_decay] * 2

@@ -179,13 +179,19 @@ def _forward_cameras(positions: np.ndarray, yaw: np.ndarray, pitch: np.ndarray) 
     return c2w.to(torch.float32)
 
 
-def camera_path(scene: SyntheticScene, n_views: int, seed: int) -> torch.Tensor:
+def camera_path(scene: SyntheticScene, n_views: int, seed: int, lateral: bool = False) -> torch.Tensor:
     """The kind's typical camera path: ``[n_views,4,4]`` float32 OpenGL camera-to-world matrices.
 
     Room: forward through the room (+y) by 1 to 2.5 units at eye height, yaw and pitch drifting by a few
     degrees. Outdoor: forward fly-through (+y) by 4 to 12 units at 1.5 to 4 units height, looking 5 to 20
     degrees down. Object: a full orbit (no repeated end view) around ``scene.target`` at 15 to 45 degrees
     elevation, looking at the target. Deterministic per ``(scene, seed)``.
+
+    ``lateral`` (default off; issue 27) makes paths on which the direction of the motion moves the whole
+    layout of the view: rooms and outdoor scenes are crossed sideways (along x, the whole width of the
+    kind's camera region) instead of forward, and the object orbit turns about a point 0.3 to 0.7 times the
+    objects' reach beside ``scene.target`` (horizontal, random direction), so the objects sit off-centre and
+    swing left or right with the sign of the turn. The default path's random draws are unchanged.
     """
     n_views = _check_n_views(n_views)
     seed = _check_seed(seed)
@@ -199,6 +205,9 @@ def camera_path(scene: SyntheticScene, n_views: int, seed: int) -> torch.Tensor:
         start[1] = rng.uniform(lo[1], hi[1] - travel)
         end = rng.uniform(lo, hi)
         end[1] = start[1] + travel
+        if lateral:
+            start[0], end[0] = (lo[0], hi[0]) if rng.random() < 0.5 else (hi[0], lo[0])
+            end[1] = start[1]
         positions = start + s[:, None] * (end - start)
         max_yaw, pitch_range = (15.0, (-8.0, 5.0)) if room else (10.0, (-20.0, -5.0))
         yaw = np.radians(rng.uniform(-max_yaw, max_yaw, 2))
@@ -208,6 +217,12 @@ def camera_path(scene: SyntheticScene, n_views: int, seed: int) -> torch.Tensor:
     elevation_deg = rng.uniform(15.0, 45.0)
     start_deg = math.degrees(rng.uniform(0, 2 * math.pi))
     target = torch.tensor(scene.target, dtype=torch.float64)
+    if lateral:
+        # orbit_min_distance is twice the reach plus 1.5, so an orbit centre within the reach keeps clear.
+        reach = (scene.orbit_min_distance - 1.5) / 2.0
+        shift, direction = rng.uniform(0.3, 0.7) * reach, rng.uniform(0, 2 * math.pi)
+        offset = [shift * math.cos(direction), shift * math.sin(direction), 0.0]
+        target = target + torch.tensor(offset, dtype=torch.float64)
     return orbit_path(n_views, elevation_deg, distance, start_deg, target=target).to(torch.float32)
 
 

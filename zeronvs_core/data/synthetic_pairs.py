@@ -24,7 +24,12 @@ class SyntheticPairs(Dataset):
 
     ``max_view_gap`` keeps the target within that many path steps of the input (around the loop for the
     closed object orbits, along the path otherwise): with 24 orbit views, 6 keeps relative azimuths
-    within 90 degrees. ``None`` (default) draws any two distinct views."""
+    within 90 degrees. ``None`` (default) draws any two distinct views.
+
+    ``lateral`` renders the scenes along ``camera_path(..., lateral=True)`` (sideways room and outdoor
+    paths, off-centre object orbits; issue 27). ``twin(index)`` is item ``index`` with the target on the
+    other side of the input: the same input view, the target the same number of path steps away in the
+    opposite direction (on an orbit: turned by -a instead of +a)."""
 
     def __init__(
         self,
@@ -37,6 +42,7 @@ class SyntheticPairs(Dataset):
         supersample: int = 1,
         cache: bool = False,
         max_view_gap: int | None = None,
+        lateral: bool = False,
     ):
         if max_view_gap is not None and not 1 <= max_view_gap < views_per_scene:
             raise ValueError(f"max_view_gap must be None or in [1, views_per_scene), got {max_view_gap}")
@@ -50,7 +56,7 @@ class SyntheticPairs(Dataset):
             raise ValueError(f"kinds must be a non-empty subset of {KINDS}, got {kinds}")
         self.n_scenes, self.first_seed, self.size, self.kinds = n_scenes, first_seed, size, tuple(kinds)
         self.views_per_scene, self.pairs_per_scene = views_per_scene, pairs_per_scene
-        self.supersample, self.max_view_gap = supersample, max_view_gap
+        self.supersample, self.max_view_gap, self.lateral = supersample, max_view_gap, bool(lateral)
         self._orbits: dict[int, tuple] | None = {} if cache else None
 
     def __len__(self) -> int:
@@ -60,9 +66,26 @@ class SyntheticPairs(Dataset):
         if not 0 <= index < len(self):
             raise IndexError(index)
         scene_index, pair_index = divmod(index, self.pairs_per_scene)
-        seed = self.first_seed + scene_index
-        generator = torch.Generator().manual_seed(seed * 1000 + pair_index)
-        cond, target = self._pick_views(scene_index, generator)
+        return self._pair(scene_index, *self._pick_views(scene_index, self._generator(index)))
+
+    def twin(self, index: int) -> ViewPair | None:
+        """Item ``index`` with its target mirrored about the input along the path: view ``cond - (target -
+        cond)`` (modulo the orbit for object orbits). ``None`` when an open path has no such view."""
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        scene_index = index // self.pairs_per_scene
+        cond, target = self._pick_views(scene_index, self._generator(index))
+        count, other = self.views_per_scene, 2 * cond - target
+        if self._kind(scene_index) == "object":
+            other %= count
+        return self._pair(scene_index, cond, other) if 0 <= other < count else None
+
+    def _generator(self, index: int) -> torch.Generator:
+        scene_index, pair_index = divmod(index, self.pairs_per_scene)
+        return torch.Generator().manual_seed((self.first_seed + scene_index) * 1000 + pair_index)
+
+    def _pair(self, scene_index: int, cond: int, target: int) -> ViewPair:
+        """The pair of views ``cond`` and ``target`` of the scene's path."""
         if self._orbits is None:
             images, c2w, scales, fov_deg = self._render(scene_index, [cond, target])
             cond_image, target_image = images[0], images[1]
@@ -98,7 +121,7 @@ class SyntheticPairs(Dataset):
         """``(images [V,3,S,S], c2w [V,4,4], scales [V], fov_deg)`` of ``views`` of the scene's path (all: None)."""
         seed = self.first_seed + scene_index
         scene = make_scene(self._kind(scene_index), seed)
-        path = camera_path(scene, self.views_per_scene, seed)
+        path = camera_path(scene, self.views_per_scene, seed, lateral=self.lateral)
         rendered = scene.render(path if views is None else path[views], scene.fov_deg, self.size, self.supersample)
         images = torch.stack([view.image for view in rendered])
         scales = viewer_scale(torch.stack([view.depth for view in rendered]))
