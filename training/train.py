@@ -34,12 +34,13 @@ import yaml
 from zeronvs_core.data.pairs import collate_pairs
 from zeronvs_core.data.synthetic_pairs import SyntheticPairs
 from zeronvs_core.metrics import psnr
-from zeronvs_core.model import ZeroNVSModel, load_zeronvs, save_zeronvs
+from zeronvs_core.model import ZeroNVSModel, load_zeronvs
 from zeronvs_core.model.config import config_from_ldm, read_ldm_config
 from zeronvs_core.sampling import sample_latents
 from zeronvs_training.autoencoder import load_autoencoder
 from zeronvs_training.camera_probes import camera_losses, relative_gain
 from zeronvs_training.objective import EMA, batch_conditioning, cosine_decay_factor, diffusion_loss, warmup_factor
+from zeronvs_training.run_dir import append_log, latest_checkpoint, resume_run, save_checkpoint, truncate_log, with_ema
 
 PROBE_TIMESTEPS = (200, 500, 800)
 
@@ -245,9 +246,9 @@ def train(config: TrainConfig, output: str | Path, resume: bool = False, log=pri
     validation = _validation_set(config, model.config.resolution)
     step = 0
     if resume:
-        step = _resume(output, model, optimizer, scheduler, ema, generator, log)
+        step = resume_run(output, model, optimizer, scheduler, ema, generator, log)
         if accelerator.is_main_process:
-            _truncate_log(output, step)
+            truncate_log(output, step)
     forward, optimizer = accelerator.prepare(model, optimizer)
     last = None
     while step < config.max_steps:
@@ -280,14 +281,14 @@ def train(config: TrainConfig, output: str | Path, resume: bool = False, log=pri
             "seconds": time.perf_counter() - start,
         }
         if validation and (step % config.validate_every == 0 or step == config.max_steps):
-            record.update(_with_ema(model, ema, lambda: _validation(model, validation, config.validation_ddim_steps)))
+            record.update(with_ema(model, ema, lambda: _validation(model, validation, config.validation_ddim_steps)))
         if accelerator.is_main_process:
-            _append_log(output, record)
+            append_log(output, record)
             if step % config.log_every == 0 or "val_psnr" in record:
                 log(json.dumps(record))
             if step % config.checkpoint_every == 0 or step == config.max_steps:
-                last = _save(output, step, model, optimizer, scheduler, ema, generator)
-    return last if last is not None else _latest(output)
+                last = save_checkpoint(output, step, model, optimizer, scheduler, ema, generator)
+    return last if last is not None else latest_checkpoint(output)
 
 
 def _optimizer(model: ZeroNVSModel, config: TrainConfig) -> torch.optim.AdamW:
@@ -317,78 +318,6 @@ def _validation_set(config: TrainConfig, size: int) -> list:
     shape = {key: spec[key] for key in ("kinds", "views_per_scene", "supersample") if key in spec}
     held_out = SyntheticPairs(config.validation_pairs, first_seed=first_unused, size=size, pairs_per_scene=1, **shape)
     return [held_out[i] for i in range(len(held_out))]
-
-
-def _with_ema(model: ZeroNVSModel, ema: EMA, function):
-    """Run ``function`` with the EMA weights in the UNet, then put the live ones back."""
-    live = {name: p.detach().clone() for name, p in model.unet.named_parameters()}
-    ema.copy_to(model.unet)
-    model.eval()
-    try:
-        return function()
-    finally:
-        model.train()
-        with torch.no_grad():
-            for name, parameter in model.unet.named_parameters():
-                parameter.copy_(live[name])
-
-
-def _append_log(output: Path, record: dict) -> None:
-    output.mkdir(parents=True, exist_ok=True)
-    with (output / "log.jsonl").open("a") as stream:
-        stream.write(json.dumps(record) + "\n")
-
-
-def _save(output: Path, step: int, model, optimizer, scheduler, ema, generator) -> Path:
-    directory = output / "checkpoints" / f"step_{step:07d}"
-    directory.mkdir(parents=True, exist_ok=True)
-    trained = {
-        name: value.detach().clone()
-        for name, value in model.state_dict().items()
-        if name.startswith(("unet.", "cc_projection."))
-    }
-    _with_ema(model, ema, lambda: save_zeronvs(model, directory / "model.safetensors", dtype=torch.float32))
-    torch.save(
-        {
-            "step": step,
-            "trained": trained,
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "ema": ema.state_dict(),
-            "generator": generator.get_state(),
-        },
-        directory / "training_state.pt",
-    )
-    return directory
-
-
-def _latest(output: Path) -> Path | None:
-    found = sorted((output / "checkpoints").glob("step_*/training_state.pt"))
-    return found[-1].parent if found else None
-
-
-def _resume(output: Path, model, optimizer, scheduler, ema, generator, log) -> int:
-    directory = _latest(output)
-    if directory is None:
-        log(f"no checkpoint under {output / 'checkpoints'}: starting from step 0")
-        return 0
-    state = torch.load(directory / "training_state.pt", map_location=model.device, weights_only=True)
-    model.load_state_dict(state["trained"], strict=False)
-    optimizer.load_state_dict(state["optimizer"])
-    scheduler.load_state_dict(state["scheduler"])
-    ema.load_state_dict(state["ema"])
-    generator.set_state(state["generator"].cpu())
-    log(f"resumed from {directory} at step {state['step']}")
-    return int(state["step"])
-
-
-def _truncate_log(output: Path, step: int) -> None:
-    """Drop the log records after ``step``: those of steps that a stopped run did after its last checkpoint,
-    which the resumed run does again."""
-    path = output / "log.jsonl"
-    if path.exists():
-        lines = path.read_text().splitlines(keepends=True)
-        path.write_text("".join(line for line in lines if json.loads(line)["step"] <= step))
 
 
 def main(argv: list[str] | None = None) -> int:
