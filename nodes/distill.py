@@ -1,4 +1,4 @@
-"""SDS Distiller: distil the model's novel views of the photo into a 3D field (a NeRF), with a live
+"""SDS Distiller: distil the model's novel views of the photo into a 3D scene (a NeRF), with a live
 preview of the input view and Cancel honoured at every step."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from .comfy_io import check_choice, io
 from .images import photo_from_image
 from .progress import progress
 from .sampler import MAX_GUIDANCE
-from .types import ANCHORS, FIELD, Field, photo_inputs, seed_input
+from .types import ANCHORS, SCENE, DistilledScene, photo_inputs, seed_input
 
 __all__ = ["SDSDistiller"]
 
@@ -23,7 +23,7 @@ class SDSDistiller(io.ComfyNode):
             node_id="ZeroNVS_SDSDistiller",
             display_name="ZeroNVS SDS Distiller",
             category="ZeroNVS/distillation",
-            description="Score distillation of the model into a 3D field around the photo (the paper's 360 "
+            description="Score distillation of the model into a 3D scene (a NeRF) around the photo (the paper's 360 "
             "degree recipe). Slow: minutes on a GPU with 'fast', an hour with 'official'; 'cpu_smoke' is a "
             "tiny run for trying the graph on a CPU. The node previews the input view as it trains.",
             inputs=[
@@ -63,7 +63,7 @@ class SDSDistiller(io.ComfyNode):
                 ),
                 ANCHORS.Input("anchors", optional=True, tooltip="Anchor views (Anchor Generator)."),
             ],
-            outputs=[FIELD.Output(display_name="field", tooltip="The distilled 3D field.")],
+            outputs=[SCENE.Output(display_name="scene", tooltip="The distilled 3D scene.")],
         )
 
     @classmethod
@@ -90,7 +90,7 @@ class SDSDistiller(io.ComfyNode):
                 callback=progress(config.steps, previews=True),
                 anchors=anchors,
             )
-        return io.NodeOutput(Field(result.scene, settings_for(config, cameras.fov_deg, cameras.elevation_deg)))
+        return io.NodeOutput(DistilledScene(result.scene, settings_for(config, cameras.fov_deg, cameras.elevation_deg)))
 
 
 def _default_preset() -> str:

@@ -1,5 +1,5 @@
 """The workflows in ``workflows/``: their API copies are the UI workflows; ``mesh_preview`` (photo -> distil ->
-mesh -> 3D preview) runs on the tiny model to a mesh file equal to ``export_mesh`` of the distilled field, whose
+mesh -> 3D preview) runs on the tiny model to a mesh file equal to ``export_mesh`` of the distilled scene, whose
 path (relative to the output folder) goes to ComfyUI's core Preview 3D; ``ksampler_views`` gives ComfyUI's
 stock KSampler one conditioning and latent per target camera. (Its checkpoint, ComfyUI's Zero-1-to-3 model
 class, needs the released architecture, which the tiny model is not: KSampler itself is not run here.)"""
@@ -53,10 +53,10 @@ def test_the_workflow_runs_to_the_mesh_that_preview_3d_opens(comfy, tmp_path):
     source, slot = preview["inputs"]["model_file"]
     mesh_path = results[source][slot]
     assert mesh_path == "zeronvs/mesh_00001_.glb"
-    (field,) = results["5"]
+    (scene,) = results["5"]
     options = {key: prompt["6"]["inputs"][key] for key in ("resolution", "region", "half_size")}
     options["threshold"] = 2.0
-    expected = export_mesh(field.scene, tmp_path / "m.glb", settings=field.settings, **options)
+    expected = export_mesh(scene.scene, tmp_path / "m.glb", settings=scene.settings, **options)
     assert expected.faces > 0
     assert (comfy.home / "output" / mesh_path).read_bytes() == expected.path.read_bytes()
 

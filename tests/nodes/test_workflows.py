@@ -179,7 +179,7 @@ def test_orbit_workflows_run(comfy, name):
         assert image.dtype == torch.float32 and 0.0 <= image.min() and image.max() <= 1.0
     outputs = sorted(path.name for path in (comfy.home / "output" / "zeronvs").iterdir())
     suffix = "_anchored" if name.endswith("anchored") else ""
-    assert outputs == [f"depth{suffix}_00001_.mp4", f"field{suffix}_00001_.safetensors", f"orbit{suffix}_00001_.mp4"]
+    assert outputs == [f"depth{suffix}_00001_.mp4", f"orbit{suffix}_00001_.mp4", f"scene{suffix}_00001_.safetensors"]
     if suffix:
         anchors, views, cameras = results[_node(prompt, "ZeroNVS_AnchorGenerator")]
         assert views.shape == (1, 64, 64, 3) and len(cameras) == 1
