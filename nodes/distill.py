@@ -12,6 +12,7 @@ from .types import ANCHORS, SCENE, DistilledScene, photo_inputs, seed_input
 __all__ = ["SDSDistiller"]
 
 MAX_STEPS = 100_000
+MAX_MEMORY_BUDGET_GIB = 1024.0
 
 
 class SDSDistiller(io.ComfyNode):
@@ -61,6 +62,16 @@ class SDSDistiller(io.ComfyNode):
                     tooltip="Condition SDS views on the nearest anchor view early on (more varied backgrounds). "
                     "Needs 'anchors' from an Anchor Generator; off ignores them.",
                 ),
+                io.Float.Input(
+                    "memory_budget_gib",
+                    default=0.0,
+                    min=0.0,
+                    max=MAX_MEMORY_BUDGET_GIB,
+                    step=0.5,
+                    tooltip="GiB a step's renders may hold for back-propagation. 0: automatic (80 % of the free "
+                    "GPU memory on CUDA; no limit on the CPU). A number (e.g. 6 on an 8 GB card): steps that "
+                    "need more render in chunks that fit (same result, about 1.4x slower renders).",
+                ),
                 ANCHORS.Input("anchors", optional=True, tooltip="Anchor views (Anchor Generator)."),
             ],
             outputs=[SCENE.Output(display_name="scene", tooltip="The distilled 3D scene.")],
@@ -68,7 +79,19 @@ class SDSDistiller(io.ComfyNode):
 
     @classmethod
     def execute(
-        cls, model, image, cameras, scale, seed, preset, steps, guidance_scale, anchoring, anchors=None, mask=None
+        cls,
+        model,
+        image,
+        cameras,
+        scale,
+        seed,
+        preset,
+        steps,
+        guidance_scale,
+        anchoring,
+        memory_budget_gib,
+        anchors=None,
+        mask=None,
     ):
         import torch
 
@@ -78,7 +101,8 @@ class SDSDistiller(io.ComfyNode):
         if anchoring and anchors is None:
             raise ValueError("anchoring is on but no anchors are connected: add an Anchor Generator")
         anchors = anchors if anchoring else None
-        config = _config(preset, steps, guidance_scale, seed, 0 if anchors is None else len(anchors.c2w))
+        anchor_count = 0 if anchors is None else len(anchors.c2w)
+        config = _config(preset, steps, guidance_scale, seed, anchor_count, memory_budget_gib)
         with torch.inference_mode(False), torch.enable_grad():  # ComfyUI runs nodes in inference mode
             result = distill(
                 model.ready(),
@@ -105,9 +129,9 @@ def _default_preset() -> str:
     return default_preset(comfy.model_management.get_torch_device())
 
 
-def _config(preset: str, steps: int, guidance_scale: float, seed: int, anchor_count: int):
-    """The preset with the node's steps (0: the preset's), guidance (0: the preset's), seed and number of
-    anchors."""
+def _config(preset: str, steps: int, guidance_scale: float, seed: int, anchor_count: int, memory_budget_gib: float):
+    """The preset with the node's steps (0: the preset's), guidance (0: the preset's), seed, number of
+    anchors and memory budget (0: ``"auto"``, else GiB; ``DistillConfig.memory_budget_gib``)."""
     from dataclasses import replace
 
     from zeronvs_core.distill import PRESETS, with_steps
@@ -116,4 +140,5 @@ def _config(preset: str, steps: int, guidance_scale: float, seed: int, anchor_co
     config = PRESETS[preset] if steps == 0 else with_steps(PRESETS[preset], steps)
     anchors = replace(config.anchors, count=anchor_count)
     guidance = config.guidance_scale if guidance_scale == 0 else guidance_scale
-    return replace(config, guidance_scale=guidance, seed=seed, anchors=anchors)
+    budget = "auto" if memory_budget_gib == 0 else float(memory_budget_gib)
+    return replace(config, guidance_scale=guidance, seed=seed, anchors=anchors, memory_budget_gib=budget)
