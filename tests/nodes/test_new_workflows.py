@@ -73,3 +73,20 @@ def test_the_ksampler_workflow_conditions_one_latent_per_target_camera(comfy):
         ksampler["positive"] == ["5", 0] and ksampler["negative"] == ["5", 1] and ksampler["latent_image"] == ["5", 2]
     )
     assert (ksampler["sampler_name"], ksampler["scheduler"], ksampler["cfg"]) == ("ddim", "ddim_uniform", 3.0)
+
+
+PHOTO_NODES = ("ZeroNVS_Sampler", "ZeroNVS_AnchorGenerator", "ZeroNVS_SDSDistiller", "ZeroNVS_Conditioning")
+ALL_WORKFLOWS = sorted(path.stem for path in WORKFLOWS.glob("*.json"))
+
+
+@pytest.mark.parametrize("name", ALL_WORKFLOWS)
+def test_every_photo_node_takes_the_mask_of_its_photos_load_image(name):
+    """Load Image's MASK (output 1) goes to the mask input of every node that takes the photo (output 0 of the
+    same Load Image), in the API copy; ``test_the_api_copy_is_the_ui_workflow`` ties it to the UI file."""
+    prompt = _load(name, True)
+    photo_nodes = [node for node in prompt.values() if node["class_type"] in PHOTO_NODES]
+    assert photo_nodes, f"{name} has no node that takes the photo"
+    for node in photo_nodes:
+        source, slot = node["inputs"]["image"]
+        assert (prompt[source]["class_type"], slot) == ("LoadImage", 0)
+        assert node["inputs"].get("mask") == [source, 1], f"{name}: {node['class_type']} has no mask from {source}"
