@@ -7,7 +7,8 @@ Usage: python comfyui_ksampler.py COMFYUI_DIR BASE_DIR OUT.json
 BASE_DIR holds ``models/checkpoints/<ckpt>`` (from ``zeronvs convert --comfyui``), ``models/zeronvs/<model>`` (the
 same weights in the official layout, for the ZeroNVS nodes), ``input/<photo>`` and ``settings.json``:
 ``{"ckpt": ..., "model": ..., "photo": ..., "views": N, "steps": S}``. OUT.json gets the figures (differences in
-units of 1/255, PSNR in dB, seconds of the two paths together with the model loads).
+units of 1/255, PSNR in dB, seconds of the two paths together with the model loads); both paths' views go
+to ``BASE_DIR/output/{ksampler,sampler}_<i>.png``.
 """
 
 from __future__ import annotations
@@ -105,6 +106,9 @@ def _run(prompt: dict, core: dict, ours: dict) -> dict:
 
 
 def main(comfyui: str, base: str, out: str) -> None:
+    import torch
+    from PIL import Image
+
     base_path = Path(base)
     settings = json.loads((base_path / "settings.json").read_text())
     nodes, folder_paths = _start_comfyui(Path(comfyui), base_path)
@@ -118,12 +122,15 @@ def main(comfyui: str, base: str, out: str) -> None:
     (sampler,) = results[SAMPLER_ID]
     difference = (ksampler.float() - sampler.float()).abs() * 255
     mse = ((ksampler.float() - sampler.float()) ** 2).mean().item()
-    as_bytes = [(images.clamp(0, 1) * 255).round().to(int) for images in (ksampler, sampler)]
+    as_bytes = [(images.clamp(0, 1) * 255).round().to(torch.uint8) for images in (ksampler, sampler)]
+    for path, images in zip(("ksampler", "sampler"), as_bytes, strict=True):
+        for index, image in enumerate(images):
+            Image.fromarray(image.numpy()).save(base_path / "output" / f"{path}_{index}.png")
     figures = {
         "shape": list(ksampler.shape),
         "max_diff_255": difference.max().item(),
         "mean_diff_255": difference.mean().item(),
-        "max_diff_8bit": (as_bytes[0] - as_bytes[1]).abs().max().item(),
+        "max_diff_8bit": (as_bytes[0].int() - as_bytes[1].int()).abs().max().item(),
         "psnr_db": 10 * math.log10(1 / mse) if mse > 0 else math.inf,
         "seconds": seconds,
     }

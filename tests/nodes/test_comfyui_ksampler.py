@@ -7,8 +7,9 @@ CPU machine (its stand-in ``torchvision`` must not reach this process). ComfyUI'
 recognises only the released architecture, so the test writes random weights of that size
 (``benchmarks/random_full_checkpoint.py``, 2.6 GB in a temporary folder), converts them with
 ``zeronvs convert --comfyui`` and runs ``workflows/api/ksampler_views.json`` (KSampler: ddim, ddim_uniform, 10
-steps, CFG 3, seed 0, two views) with a ZeroNVS Sampler at eta 0 on the same weights beside it
-(``comfyui_ksampler.py``). Minutes on a CPU, about 11 GB of memory: marked slow.
+steps, CFG 3, seed 0, one view) with a ZeroNVS Sampler at eta 0 on the same weights beside it
+(``comfyui_ksampler.py``). About 10 GB of memory, and from 5 minutes to over half an hour on a CPU (the UNet at
+full size takes 10 to 100 s a step on the shared 2-core machine): marked slow.
 """
 
 import json
@@ -30,7 +31,7 @@ SETTINGS = {
     "ckpt": "zeronvs-comfyui.safetensors",
     "model": "zeronvs-random-full.safetensors",
     "photo": "object.png",
-    "views": 2,
+    "views": 1,
     "steps": 10,
 }
 
@@ -44,7 +45,7 @@ pytestmark = [
 ]
 
 
-def _python(*args: str, command: list[str] | None = None, timeout: float = 1800) -> str:
+def _python(*args: str, command: list[str] | None = None, timeout: float = 4 * 3600) -> str:
     done = subprocess.run(
         [*(command or [sys.executable]), *args], capture_output=True, text=True, timeout=timeout, cwd=REPO
     )

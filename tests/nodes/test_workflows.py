@@ -202,3 +202,15 @@ def test_workflows_is_the_only_template_folder_at_the_top_level():
     root = WORKFLOWS.parent
     present = [name for name in TEMPLATE_FOLDERS if (root / name).exists()]
     assert present == ["workflows"], f"only workflows/ may exist at the top level, found {present}"
+
+
+@pytest.mark.parametrize("name", sorted(NAMES + NEW_NAMES))
+def test_every_workflow_has_a_small_jpeg_thumbnail(name):
+    """ComfyUI's template browser shows ``<name>.jpg`` beside ``<name>.json`` as the workflow's card."""
+    from PIL import Image
+
+    thumbnail = WORKFLOWS / f"{name}.jpg"
+    assert thumbnail.is_file(), f"{thumbnail.name} is missing"
+    assert thumbnail.stat().st_size < 100_000
+    with Image.open(thumbnail) as image:
+        assert image.format == "JPEG" and min(image.size) >= 128
