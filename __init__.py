@@ -38,7 +38,7 @@ from . import nodes as _nodes  # noqa: E402
 sys.modules.setdefault("zeronvs_nodes", _nodes)
 
 WEB_DIRECTORY = "./web"
-"""Front-end script served to ComfyUI's page: ``web/save_field.js`` shows Save Field's saved path on the node."""
+"""Front-end script served to ComfyUI's page: ``web/save_scene.js`` shows Save Scene's saved path on the node."""
 
 if hasattr(_nodes, "comfy_entrypoint"):
     comfy_entrypoint = _nodes.comfy_entrypoint

@@ -12,12 +12,12 @@ from .anchors import AnchorGenerator
 from .cameras import CameraPoseBuilder
 from .comfy_io import HAS_V3
 from .distill import SDSDistiller
-from .fields import LoadField, SaveField
 from .mesh import SaveMesh
 from .model import LoadModel, register_folder
 from .render import OrbitRenderer, SaveOrbitVideo
 from .sampler import Sampler
 from .scale import SceneNormalizer
+from .scenes import LoadScene, SaveScene
 from .stock import StockConditioning
 
 NODE_CLASSES: tuple = (
@@ -29,8 +29,8 @@ NODE_CLASSES: tuple = (
     SDSDistiller,
     OrbitRenderer,
     SaveOrbitVideo,
-    SaveField,
-    LoadField,
+    SaveScene,
+    LoadScene,
     SaveMesh,
     StockConditioning,
 )

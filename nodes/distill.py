@@ -1,4 +1,4 @@
-"""SDS Distiller: distil the model's novel views of the photo into a 3D field (a NeRF), with a live
+"""SDS Distiller: distil the model's novel views of the photo into a 3D scene (a NeRF), with a live
 preview of the input view and Cancel honoured at every step."""
 
 from __future__ import annotations
@@ -7,11 +7,12 @@ from .comfy_io import io
 from .images import photo_from_image
 from .progress import progress
 from .sampler import MAX_GUIDANCE
-from .types import ANCHORS, FIELD, Field, photo_inputs, seed_input
+from .types import ANCHORS, SCENE, DistilledScene, photo_inputs, seed_input
 
 __all__ = ["SDSDistiller"]
 
 MAX_STEPS = 100_000
+MAX_MEMORY_BUDGET_GIB = 1024.0
 
 
 class SDSDistiller(io.ComfyNode):
@@ -23,7 +24,7 @@ class SDSDistiller(io.ComfyNode):
             node_id="ZeroNVS_SDSDistiller",
             display_name="ZeroNVS SDS Distiller",
             category="ZeroNVS/distillation",
-            description="Score distillation of the model into a 3D field around the photo (the paper's 360 "
+            description="Score distillation of the model into a 3D scene (a NeRF) around the photo (the paper's 360 "
             "degree recipe). Slow: minutes on a GPU with 'fast', an hour with 'official'; 'cpu_smoke' is a "
             "tiny run for trying the graph on a CPU. The node previews the input view as it trains.",
             inputs=[
@@ -61,14 +62,36 @@ class SDSDistiller(io.ComfyNode):
                     tooltip="Condition SDS views on the nearest anchor view early on (more varied backgrounds). "
                     "Needs 'anchors' from an Anchor Generator; off ignores them.",
                 ),
+                io.Float.Input(
+                    "memory_budget_gib",
+                    default=0.0,
+                    min=0.0,
+                    max=MAX_MEMORY_BUDGET_GIB,
+                    step=0.5,
+                    tooltip="GiB a step's renders may hold for back-propagation. 0: automatic (80 % of the free "
+                    "GPU memory on CUDA; no limit on the CPU). A number (e.g. 6 on an 8 GB card): steps that "
+                    "need more render in chunks that fit (same result, about 1.4x slower renders).",
+                ),
                 ANCHORS.Input("anchors", optional=True, tooltip="Anchor views (Anchor Generator)."),
             ],
-            outputs=[FIELD.Output(display_name="field", tooltip="The distilled 3D field.")],
+            outputs=[SCENE.Output(display_name="scene", tooltip="The distilled 3D scene.")],
         )
 
     @classmethod
     def execute(
-        cls, model, image, cameras, scale, seed, preset, steps, guidance_scale, anchoring, anchors=None, mask=None
+        cls,
+        model,
+        image,
+        cameras,
+        scale,
+        seed,
+        preset,
+        steps,
+        guidance_scale,
+        anchoring,
+        memory_budget_gib,
+        anchors=None,
+        mask=None,
     ):
         import torch
 
@@ -78,7 +101,8 @@ class SDSDistiller(io.ComfyNode):
         if anchoring and anchors is None:
             raise ValueError("anchoring is on but no anchors are connected: add an Anchor Generator")
         anchors = anchors if anchoring else None
-        config = _config(preset, steps, guidance_scale, seed, 0 if anchors is None else len(anchors.c2w))
+        anchor_count = 0 if anchors is None else len(anchors.c2w)
+        config = _config(preset, steps, guidance_scale, seed, anchor_count, memory_budget_gib)
         with torch.inference_mode(False), torch.enable_grad():  # ComfyUI runs nodes in inference mode
             result = distill(
                 model.ready(),
@@ -90,7 +114,7 @@ class SDSDistiller(io.ComfyNode):
                 callback=progress(previews=True),
                 anchor_views=anchors,
             )
-        return io.NodeOutput(Field(result.scene, settings_for(config, cameras.fov_deg, cameras.elevation_deg)))
+        return io.NodeOutput(DistilledScene(result.scene, settings_for(config, cameras.fov_deg, cameras.elevation_deg)))
 
 
 def _default_preset() -> str:
@@ -105,9 +129,9 @@ def _default_preset() -> str:
     return default_preset(comfy.model_management.get_torch_device())
 
 
-def _config(preset: str, steps: int, guidance_scale: float, seed: int, anchor_count: int):
-    """The preset with the node's steps (0: the preset's), guidance (0: the preset's), seed and number of
-    anchors."""
+def _config(preset: str, steps: int, guidance_scale: float, seed: int, anchor_count: int, memory_budget_gib: float):
+    """The preset with the node's steps (0: the preset's), guidance (0: the preset's), seed, number of
+    anchors and memory budget (0: ``"auto"``, else GiB; ``DistillConfig.memory_budget_gib``)."""
     from dataclasses import replace
 
     from zeronvs_core.distill import preset as distill_preset
@@ -115,4 +139,5 @@ def _config(preset: str, steps: int, guidance_scale: float, seed: int, anchor_co
     config = distill_preset(preset, steps or None)
     anchoring = replace(config.anchoring, count=anchor_count)
     guidance = config.guidance_scale if guidance_scale == 0 else guidance_scale
-    return replace(config, guidance_scale=guidance, seed=seed, anchoring=anchoring)
+    budget = "auto" if memory_budget_gib == 0 else float(memory_budget_gib)
+    return replace(config, guidance_scale=guidance, seed=seed, anchoring=anchoring, memory_budget_gib=budget)

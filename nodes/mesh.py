@@ -1,4 +1,4 @@
-"""Save Mesh: the distilled field as a coloured mesh file in ComfyUI's output folder, shown by ComfyUI's own
+"""Save Mesh: the distilled scene as a coloured mesh file in ComfyUI's output folder, shown by ComfyUI's own
 3D viewer (the core ``Preview3D`` node takes the returned path; no front-end code of ours)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from zeronvs_core.mesh_options import REGIONS
 
 from .comfy_io import check_choice, io
 from .progress import progress
-from .types import FIELD
+from .types import SCENE
 
 __all__ = ["SaveMesh"]
 
@@ -25,11 +25,11 @@ class SaveMesh(io.ComfyNode):
             node_id="ZeroNVS_SaveMesh",
             display_name="ZeroNVS Save Mesh",
             category="ZeroNVS/rendering",
-            description="Marching cubes over the field's density with vertex colours from the field, written "
+            description="Marching cubes over the scene's density with vertex colours from the scene, written "
             "into the output folder (GLB and OBJ y-up, PLY z-up; world units). Link mesh_path to Preview 3D's "
             "model_file to see it in ComfyUI's 3D viewer.",
             inputs=[
-                FIELD.Input("field", tooltip="A distilled 3D field (SDS Distiller or Load Field)."),
+                SCENE.Input("scene", tooltip="A distilled 3D scene (SDS Distiller or Load Scene)."),
                 io.String.Input(
                     "filename_prefix",
                     default="zeronvs/mesh",
@@ -78,7 +78,7 @@ class SaveMesh(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, field, filename_prefix, format, resolution, threshold, region, half_size):  # noqa: A002
+    def execute(cls, scene, filename_prefix, format, resolution, threshold, region, half_size):  # noqa: A002
         import folder_paths
 
         from zeronvs_core.mesh import export_mesh
@@ -89,13 +89,13 @@ class SaveMesh(io.ComfyNode):
         folder, name, counter, subfolder, _ = folder_paths.get_save_image_path(filename_prefix, output)
         filename = f"{name}_{counter:05}_.{format}"
         export_mesh(
-            field.scene,
+            scene.scene,
             os.path.join(folder, filename),
             resolution=resolution,
             threshold=threshold if threshold > 0 else None,
             region=region,
             half_size=half_size,
-            settings=field.settings,
+            settings=scene.settings,
             callback=progress(),
         )
         mesh_path = f"{subfolder}/{filename}" if subfolder else filename

@@ -1,4 +1,4 @@
-"""Orbit Renderer (a distilled field seen from the target cameras) and Save Orbit Video (an mp4 in
+"""Orbit Renderer (a distilled scene seen from the target cameras) and Save Orbit Video (an mp4 in
 ComfyUI's output folder)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import os
 from .comfy_io import io
 from .images import from_image, to_image, to_mask
 from .progress import progress
-from .types import CAMERAS, FIELD
+from .types import CAMERAS, SCENE
 
 __all__ = ["OrbitRenderer", "SaveOrbitVideo"]
 
@@ -23,10 +23,10 @@ class OrbitRenderer(io.ComfyNode):
             node_id="ZeroNVS_OrbitRenderer",
             display_name="ZeroNVS Orbit Renderer",
             category="ZeroNVS/rendering",
-            description="Renders the field from each target camera: colour frames, a depth visualisation and "
+            description="Renders the scene from each target camera: colour frames, a depth visualisation and "
             "the opacity. An orbit from the Camera Pose Builder gives a 360 degree turn.",
             inputs=[
-                FIELD.Input("field", tooltip="A distilled 3D field (SDS Distiller or Load Field)."),
+                SCENE.Input("scene", tooltip="A distilled 3D scene (SDS Distiller or Load Scene)."),
                 CAMERAS.Input("cameras", tooltip="The target cameras are rendered (their FOV too)."),
                 io.Int.Input("size", default=128, min=SIZE_RANGE[0], max=SIZE_RANGE[1], tooltip="Frame side, pixels."),
             ],
@@ -38,11 +38,11 @@ class OrbitRenderer(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, field, cameras, size):
+    def execute(cls, scene, cameras, size):
         from zeronvs_core.render import depth_to_image, render_path
 
         callback = progress(previews=True)
-        frames = render_path(field.scene, cameras.target_c2w, cameras.fov_deg, size, field.settings, callback)
+        frames = render_path(scene.scene, cameras.target_c2w, cameras.fov_deg, size, scene.settings, callback)
         return io.NodeOutput(to_image(frames.rgb), to_image(depth_to_image(frames.depth)), to_mask(frames.opacity))
 
 

@@ -4,7 +4,7 @@
   model management.
 - ``ZERONVS_CAMERAS``: a ``zeronvs_core.camera_set.CameraSet``, the input camera and the target cameras.
 - ``ZERONVS_ANCHORS``: a ``zeronvs_core.anchors.AnchorViews``, anchor views for SDS.
-- ``ZERONVS_FIELD``: a ``Field``, a distilled 3D scene with its render settings.
+- ``ZERONVS_SCENE``: a ``DistilledScene``, a distilled 3D scene with its render settings.
 
 Values are never changed by the nodes that receive them (ComfyUI caches and reuses them).
 """
@@ -18,12 +18,12 @@ from zeronvs_core.wild_defaults import SCALE
 
 from .comfy_io import io
 
-__all__ = ["ANCHORS", "CAMERAS", "FIELD", "MODEL", "Field", "photo_inputs", "seed_input"]
+__all__ = ["ANCHORS", "CAMERAS", "MODEL", "SCENE", "DistilledScene", "photo_inputs", "seed_input"]
 
 MODEL = io.Custom("ZERONVS_MODEL")
 CAMERAS = io.Custom("ZERONVS_CAMERAS")
 ANCHORS = io.Custom("ZERONVS_ANCHORS")
-FIELD = io.Custom("ZERONVS_FIELD")
+SCENE = io.Custom("ZERONVS_SCENE")
 
 MAX_SEED = 2**64 - 1
 
@@ -56,7 +56,7 @@ def seed_input():
 
 
 @dataclass(frozen=True)
-class Field:
+class DistilledScene:
     """A distilled scene and how to render it (what ``zeronvs_core.render.load_scene`` returns)."""
 
     scene: Any

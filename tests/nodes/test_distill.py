@@ -10,7 +10,7 @@ from zeronvs_core.cameras import orbit_path
 def inputs(comfy, photo):
     (model,) = comfy.execute("ZeroNVS_LoadModel", model_name="tiny-zeronvs.safetensors", device="cpu", precision="fp32")
     cameras = CameraSet(52.55, 31.0, orbit_path(2, 31.0))
-    return {"model": model, "image": photo, "cameras": cameras, "scale": 0.7, "seed": 0}
+    return {"model": model, "image": photo, "cameras": cameras, "scale": 0.7, "seed": 0, "memory_budget_gib": 0.0}
 
 
 def test_an_interrupt_stops_distillation_at_the_next_step(comfy, inputs):
@@ -62,7 +62,9 @@ def test_guidance_zero_keeps_the_presets(comfy, inputs, monkeypatch, preset, exp
 
     config = _config_of(comfy, inputs, monkeypatch, preset=preset, steps=0, guidance_scale=0.0)
     assert config.guidance_scale == expected
-    assert config == replace(PRESETS[preset], seed=0, anchoring=replace(PRESETS[preset].anchoring, count=0))
+    assert config == replace(
+        PRESETS[preset], seed=0, anchoring=replace(PRESETS[preset].anchoring, count=0), memory_budget_gib="auto"
+    )
 
 
 def test_a_nonzero_guidance_replaces_the_presets(comfy, inputs, monkeypatch):
@@ -86,3 +88,24 @@ def test_the_default_preset_is_the_command_lines_for_comfyuis_device(comfy, monk
     assert _preset_default(comfy) == "cpu_smoke"  # the fake ComfyUI runs on the CPU, as with --cpu
     monkeypatch.setattr(comfy.model_management, "get_torch_device", lambda: torch.device("cuda", 0))
     assert _preset_default(comfy) == "fast"
+
+
+@pytest.mark.parametrize(("widget", "expected"), [(0.0, "auto"), (2.5, 2.5), (12.0, 12.0)])
+def test_the_memory_budget_reaches_distill(comfy, inputs, monkeypatch, widget, expected):
+    """0 is the library's ``"auto"``; any other value is ``DistillConfig.memory_budget_gib`` in GiB, and the
+    config equals the one ``zeronvs orbit --memory-budget-gib`` builds from the same preset."""
+    from dataclasses import replace
+
+    from zeronvs_core.distill import PRESETS
+
+    inputs = {**inputs, "memory_budget_gib": widget}
+    config = _config_of(comfy, inputs, monkeypatch, preset="cpu_smoke", steps=0, guidance_scale=0.0)
+    assert config.memory_budget_gib == expected
+    library = replace(PRESETS["cpu_smoke"], seed=0, anchors=replace(PRESETS["cpu_smoke"].anchors, count=0))
+    assert config == replace(library, memory_budget_gib=expected)
+
+
+def test_the_memory_budget_widget_defaults_to_auto(comfy):
+    schema = comfy.classes["ZeroNVS_SDSDistiller"].define_schema()
+    widget = next(item for item in schema.inputs if item.id == "memory_budget_gib")
+    assert (widget.default, widget.min) == (0.0, 0.0)

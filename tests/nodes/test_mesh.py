@@ -15,12 +15,12 @@ SETTINGS = RenderSettings(RaySettings(samples=4, proposal_samples=4), fov_deg=45
 
 
 @pytest.fixture
-def field(comfy):
+def scene(comfy):
     """A fresh scene: the official density blob around the origin (5.0 at the centre) plus a small random MLP."""
     with torch.random.fork_rng():
         torch.manual_seed(0)
         scene = Scene(SMALL)
-    return comfy.pack.types.Field(scene.eval(), SETTINGS)
+    return comfy.pack.types.DistilledScene(scene.eval(), SETTINGS)
 
 
 def options(**changes):
@@ -29,25 +29,25 @@ def options(**changes):
 
 
 @pytest.mark.parametrize("fmt", ["glb", "obj", "ply"])
-def test_the_file_is_export_mesh_output_and_its_path_is_for_preview_3d(comfy, field, tmp_path, fmt):
-    result = comfy.classes["ZeroNVS_SaveMesh"].execute(field=field, **options(format=fmt))
+def test_the_file_is_export_mesh_output_and_its_path_is_for_preview_3d(comfy, scene, tmp_path, fmt):
+    result = comfy.classes["ZeroNVS_SaveMesh"].execute(scene=scene, **options(format=fmt))
     (mesh_path,) = result.args
     assert mesh_path == f"zeronvs/mesh_00001_.{fmt}"
     assert result.ui == {"3d": [{"filename": f"mesh_00001_.{fmt}", "subfolder": "zeronvs", "type": "output"}]}
-    expected = export_mesh(field.scene, tmp_path / f"m.{fmt}", 16, 2.5, "foreground", 0.6, SETTINGS)
+    expected = export_mesh(scene.scene, tmp_path / f"m.{fmt}", 16, 2.5, "foreground", 0.6, SETTINGS)
     assert expected.faces > 100
     assert (comfy.home / "output" / mesh_path).read_bytes() == expected.path.read_bytes()
     # 16^3 grid points in one chunk, then the surface: two steps, every one through ComfyUI's bar.
     assert [(step, total) for step, total, _ in comfy.utils.UPDATES] == [(1, 2), (2, 2)]
 
 
-def test_zero_threshold_is_the_scene_default_and_the_counter_advances(comfy, field, tmp_path):
+def test_zero_threshold_is_the_scene_default_and_the_counter_advances(comfy, scene, tmp_path):
     node = comfy.classes["ZeroNVS_SaveMesh"]
-    node.execute(field=field, **options(format="ply"))
-    (mesh_path,) = node.execute(field=field, **options(threshold=0.0, region="scene", resolution=33, format="ply")).args
+    node.execute(scene=scene, **options(format="ply"))
+    (mesh_path,) = node.execute(scene=scene, **options(threshold=0.0, region="scene", resolution=33, format="ply")).args
     assert mesh_path == "zeronvs/mesh_00002_.ply"
     assert half_opaque_density(SETTINGS) == pytest.approx(1.387, abs=1e-3)
-    expected = export_mesh(field.scene, tmp_path / "m.ply", 33, None, "scene", 0.6, SETTINGS)
+    expected = export_mesh(scene.scene, tmp_path / "m.ply", 33, None, "scene", 0.6, SETTINGS)
     assert expected.threshold == half_opaque_density(SETTINGS) and expected.faces > 100
     assert (comfy.home / "output" / mesh_path).read_bytes() == expected.path.read_bytes()
 
@@ -60,16 +60,16 @@ def test_zero_threshold_is_the_scene_default_and_the_counter_advances(comfy, fie
         ({"region": "all"}, "region must be one of ['foreground', 'scene'], got 'all'"),
     ],
 )
-def test_bad_options_raise_one_clear_error_and_write_nothing(comfy, field, changes, message):
+def test_bad_options_raise_one_clear_error_and_write_nothing(comfy, scene, changes, message):
     with pytest.raises(ValueError, match="^" + message.replace("[", r"\[").replace("(", r"\(").replace("+", r"\+")):
-        comfy.execute("ZeroNVS_SaveMesh", field=field, **options(**changes))
+        comfy.execute("ZeroNVS_SaveMesh", scene=scene, **options(**changes))
     assert list((comfy.home / "output").rglob("*.*")) == []
 
 
-def test_interrupt_stops_the_export_before_any_file(comfy, field):
+def test_interrupt_stops_the_export_before_any_file(comfy, scene):
     comfy.model_management.interrupt_current_processing(True)
     with pytest.raises(comfy.model_management.InterruptProcessingException):
-        comfy.execute("ZeroNVS_SaveMesh", field=field, **options())
+        comfy.execute("ZeroNVS_SaveMesh", scene=scene, **options())
     assert list((comfy.home / "output").rglob("*.*")) == []
 
 

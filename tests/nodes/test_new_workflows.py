@@ -1,5 +1,5 @@
 """The workflows in ``workflows/``: their API copies are the UI workflows; ``mesh_preview`` (photo -> distil ->
-mesh -> 3D preview) runs on the tiny model to a mesh file equal to ``export_mesh`` of the distilled field, whose
+mesh -> 3D preview) runs on the tiny model to a mesh file equal to ``export_mesh`` of the distilled scene, whose
 path (relative to the output folder) goes to ComfyUI's core Preview 3D; ``ksampler_views`` gives ComfyUI's
 stock KSampler one conditioning and latent per target camera. (Its checkpoint, ComfyUI's Zero-1-to-3 model
 class, needs the released architecture, which the tiny model is not: KSampler itself is not run here.)"""
@@ -53,10 +53,10 @@ def test_the_workflow_runs_to_the_mesh_that_preview_3d_opens(comfy, tmp_path):
     source, slot = preview["inputs"]["model_file"]
     mesh_path = results[source][slot]
     assert mesh_path == "zeronvs/mesh_00001_.glb"
-    (field,) = results["5"]
+    (scene,) = results["5"]
     options = {key: prompt["6"]["inputs"][key] for key in ("resolution", "region", "half_size")}
     options["threshold"] = 2.0
-    expected = export_mesh(field.scene, tmp_path / "m.glb", settings=field.settings, **options)
+    expected = export_mesh(scene.scene, tmp_path / "m.glb", settings=scene.settings, **options)
     assert expected.faces > 0
     assert (comfy.home / "output" / mesh_path).read_bytes() == expected.path.read_bytes()
 
@@ -73,3 +73,20 @@ def test_the_ksampler_workflow_conditions_one_latent_per_target_camera(comfy):
         ksampler["positive"] == ["5", 0] and ksampler["negative"] == ["5", 1] and ksampler["latent_image"] == ["5", 2]
     )
     assert (ksampler["sampler_name"], ksampler["scheduler"], ksampler["cfg"]) == ("ddim", "ddim_uniform", 3.0)
+
+
+PHOTO_NODES = ("ZeroNVS_Sampler", "ZeroNVS_AnchorGenerator", "ZeroNVS_SDSDistiller", "ZeroNVS_Conditioning")
+ALL_WORKFLOWS = sorted(path.stem for path in WORKFLOWS.glob("*.json"))
+
+
+@pytest.mark.parametrize("name", ALL_WORKFLOWS)
+def test_every_photo_node_takes_the_mask_of_its_photos_load_image(name):
+    """Load Image's MASK (output 1) goes to the mask input of every node that takes the photo (output 0 of the
+    same Load Image), in the API copy; ``test_the_api_copy_is_the_ui_workflow`` ties it to the UI file."""
+    prompt = _load(name, True)
+    photo_nodes = [node for node in prompt.values() if node["class_type"] in PHOTO_NODES]
+    assert photo_nodes, f"{name} has no node that takes the photo"
+    for node in photo_nodes:
+        source, slot = node["inputs"]["image"]
+        assert (prompt[source]["class_type"], slot) == ("LoadImage", 0)
+        assert node["inputs"].get("mask") == [source, 1], f"{name}: {node['class_type']} has no mask from {source}"

@@ -43,4 +43,4 @@ def test_importing_the_pack_exposes_only_its_own_packages(tmp_path):
     if probe.returncode != 0:  # not pip-installed: the pack registered the library shipped beside it
         assert result["core"] == str(ROOT / "zeronvs_core" / "__init__.py")
     assert result["nodes_is_the_packs"] and result["entrypoint"]
-    assert "ZeroNVS_SaveField" in (Path(result["web"]) / "save_field.js").read_text()
+    assert "ZeroNVS_SaveScene" in (Path(result["web"]) / "save_scene.js").read_text()

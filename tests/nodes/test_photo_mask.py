@@ -90,7 +90,13 @@ def test_every_photo_node_takes_the_mask_to_the_library(comfy, model_inputs, cut
     extra = {
         "ZeroNVS_Sampler": {"steps": 1, "guidance_scale": 3.0, "eta": 1.0},
         "ZeroNVS_AnchorGenerator": {"count": 1, "steps": 1, "guidance_scale": 3.0},
-        "ZeroNVS_SDSDistiller": {"preset": "cpu_smoke", "steps": 1, "guidance_scale": 0.0, "anchoring": False},
+        "ZeroNVS_SDSDistiller": {
+            "preset": "cpu_smoke",
+            "steps": 1,
+            "guidance_scale": 0.0,
+            "anchoring": False,
+            "memory_budget_gib": 0.0,
+        },
     }[node_id]
     image, mask = load_image_as_comfyui(cutout)
     with pytest.raises(Stop):

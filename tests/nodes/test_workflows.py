@@ -179,7 +179,7 @@ def test_orbit_workflows_run(comfy, name):
         assert image.dtype == torch.float32 and 0.0 <= image.min() and image.max() <= 1.0
     outputs = sorted(path.name for path in (comfy.home / "output" / "zeronvs").iterdir())
     suffix = "_anchored" if name.endswith("anchored") else ""
-    assert outputs == [f"depth{suffix}_00001_.mp4", f"field{suffix}_00001_.safetensors", f"orbit{suffix}_00001_.mp4"]
+    assert outputs == [f"depth{suffix}_00001_.mp4", f"orbit{suffix}_00001_.mp4", f"scene{suffix}_00001_.safetensors"]
     if suffix:
         anchors, views, cameras = results[_node(prompt, "ZeroNVS_AnchorGenerator")]
         assert views.shape == (1, 64, 64, 3) and len(cameras) == 1
@@ -202,3 +202,15 @@ def test_workflows_is_the_only_template_folder_at_the_top_level():
     root = WORKFLOWS.parent
     present = [name for name in TEMPLATE_FOLDERS if (root / name).exists()]
     assert present == ["workflows"], f"only workflows/ may exist at the top level, found {present}"
+
+
+@pytest.mark.parametrize("name", sorted(NAMES + NEW_NAMES))
+def test_every_workflow_has_a_small_jpeg_thumbnail(name):
+    """ComfyUI's template browser shows ``<name>.jpg`` beside ``<name>.json`` as the workflow's card."""
+    from PIL import Image
+
+    thumbnail = WORKFLOWS / f"{name}.jpg"
+    assert thumbnail.is_file(), f"{thumbnail.name} is missing"
+    assert thumbnail.stat().st_size < 100_000
+    with Image.open(thumbnail) as image:
+        assert image.format == "JPEG" and min(image.size) >= 128

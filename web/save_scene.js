@@ -1,11 +1,11 @@
-// ZeroNVS Save Field: show where the field was saved, on the node (ComfyUI sends the node's ui "text"
+// ZeroNVS Save Scene: show where the scene was saved, on the node (ComfyUI sends the node's ui "text"
 // to onExecuted; the frontend shows it only for nodes that add a widget for it, as core PreviewAny does).
 import { app } from "../../scripts/app.js";
 
 app.registerExtension({
-  name: "ZeroNVS.SaveField",
+  name: "ZeroNVS.SaveScene",
   async beforeRegisterNodeDef(nodeType, nodeData) {
-    if (nodeData.name !== "ZeroNVS_SaveField") return;
+    if (nodeData.name !== "ZeroNVS_SaveScene") return;
     const onExecuted = nodeType.prototype.onExecuted;
     nodeType.prototype.onExecuted = function (message) {
       onExecuted?.apply(this, arguments);

@@ -1,4 +1,4 @@
-"""Save Field and Load Field: distilled fields as ``.safetensors`` files (``zeronvs_core.render`` format),
+"""Save Scene and Load Scene: distilled scenes as ``.safetensors`` files (``zeronvs_core.render`` format),
 saved into ComfyUI's output folder and loaded from the input folder or the output folder's ``zeronvs``."""
 
 from __future__ import annotations
@@ -6,34 +6,35 @@ from __future__ import annotations
 import os
 
 from .comfy_io import check_choice, io
-from .types import FIELD, Field
+from .types import SCENE, DistilledScene
 
 try:
     import folder_paths
-except ImportError:  # no ComfyUI: no field files to offer
+except ImportError:  # no ComfyUI: no scene files to offer
     folder_paths = None
 
-__all__ = ["LoadField", "SaveField"]
+__all__ = ["LoadScene", "SaveScene"]
 
 OUTPUT_SUBFOLDER = "zeronvs"
-"""Load Field lists the fields in this folder of the output folder (where Save Field writes by default)."""
+"""Load Scene lists every scene file in this folder of the output folder (where Save Scene writes by default),
+whatever its prefix: files written as ``zeronvs/field_*`` before the rename have the same format."""
 SUFFIX = ".safetensors"
 
 
-class SaveField(io.ComfyNode):
+class SaveScene(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="ZeroNVS_SaveField",
-            display_name="ZeroNVS Save Field",
+            node_id="ZeroNVS_SaveScene",
+            display_name="ZeroNVS Save Scene",
             category="ZeroNVS/rendering",
-            description="Writes the distilled field (weights, render settings, input camera) as a .safetensors "
-            "file into the output folder and shows its path on the node; Load Field and 'zeronvs render' read it.",
+            description="Writes the distilled scene (weights, render settings, input camera) as a .safetensors "
+            "file into the output folder and shows its path on the node; Load Scene and 'zeronvs render' read it.",
             inputs=[
-                FIELD.Input("field", tooltip="The distilled 3D field to save (SDS Distiller)."),
+                SCENE.Input("scene", tooltip="The distilled 3D scene to save (SDS Distiller)."),
                 io.String.Input(
                     "filename_prefix",
-                    default=f"{OUTPUT_SUBFOLDER}/field",
+                    default=f"{OUTPUT_SUBFOLDER}/scene",
                     tooltip=f"File name in the output folder; a counter and {SUFFIX} are appended.",
                 ),
             ],
@@ -42,48 +43,48 @@ class SaveField(io.ComfyNode):
         )
 
     @classmethod
-    def execute(cls, field, filename_prefix):
+    def execute(cls, scene, filename_prefix):
         from zeronvs_core.render import save_scene
 
         output = folder_paths.get_output_directory()
         folder, name, counter, _, _ = folder_paths.get_save_image_path(filename_prefix, output)
-        path = save_scene(field.scene, os.path.join(folder, f"{name}_{counter:05}_{SUFFIX}"), field.settings)
+        path = save_scene(scene.scene, os.path.join(folder, f"{name}_{counter:05}_{SUFFIX}"), scene.settings)
         saved = os.path.relpath(path, output).replace(os.sep, "/")
-        # {"text": (...)} is what comfy_api's ui.PreviewText sends; web/save_field.js shows it on the node
+        # {"text": (...)} is what comfy_api's ui.PreviewText sends; web/save_scene.js shows it on the node
         return io.NodeOutput(ui={"text": (f"saved to output/{saved}",)})
 
 
-class LoadField(io.ComfyNode):
+class LoadScene(io.ComfyNode):
     @classmethod
     def define_schema(cls):
         return io.Schema(
-            node_id="ZeroNVS_LoadField",
-            display_name="ZeroNVS Load Field",
+            node_id="ZeroNVS_LoadScene",
+            display_name="ZeroNVS Load Scene",
             category="ZeroNVS/rendering",
-            description="Reads a field written by Save Field or by 'zeronvs orbit'.",
+            description="Reads a scene written by Save Scene or by 'zeronvs orbit'.",
             inputs=[
                 io.Combo.Input(
-                    "field_file",
-                    options=_field_files(),
+                    "scene_file",
+                    options=_scene_files(),
                     tooltip=f"{SUFFIX} files in the input folder, and in output/{OUTPUT_SUBFOLDER} (marked [output]).",
                 ),
             ],
-            outputs=[FIELD.Output(display_name="field", tooltip="The loaded 3D field, for the Orbit Renderer.")],
+            outputs=[SCENE.Output(display_name="scene", tooltip="The loaded 3D scene, for the Orbit Renderer.")],
         )
 
     @classmethod
-    def execute(cls, field_file):
+    def execute(cls, scene_file):
         import comfy.model_management
 
         from zeronvs_core.render import load_scene
 
-        check_choice("field_file", field_file, _field_files())
-        path = folder_paths.get_annotated_filepath(field_file)
+        check_choice("scene_file", scene_file, _scene_files())
+        path = folder_paths.get_annotated_filepath(scene_file)
         scene, settings = load_scene(path, device=comfy.model_management.get_torch_device())
-        return io.NodeOutput(Field(scene, settings))
+        return io.NodeOutput(DistilledScene(scene, settings))
 
 
-def _field_files() -> list[str]:
+def _scene_files() -> list[str]:
     """Names for the combo: paths relative to the input folder, then ``name [output]`` for output files
     (ComfyUI's annotated file names, resolved by ``folder_paths.get_annotated_filepath``)."""
     if folder_paths is None:
