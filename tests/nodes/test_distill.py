@@ -101,7 +101,7 @@ def test_the_memory_budget_reaches_distill(comfy, inputs, monkeypatch, widget, e
     inputs = {**inputs, "memory_budget_gib": widget}
     config = _config_of(comfy, inputs, monkeypatch, preset="cpu_smoke", steps=0, guidance_scale=0.0)
     assert config.memory_budget_gib == expected
-    library = replace(PRESETS["cpu_smoke"], seed=0, anchors=replace(PRESETS["cpu_smoke"].anchors, count=0))
+    library = replace(PRESETS["cpu_smoke"], seed=0, anchoring=replace(PRESETS["cpu_smoke"].anchoring, count=0))
     assert config == replace(library, memory_budget_gib=expected)
 
 
