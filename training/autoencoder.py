@@ -25,12 +25,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import load_file, safe_open
 from tqdm import tqdm
 
 from zeronvs_core.data.synthetic_pairs import SyntheticPairs
 from zeronvs_core.metrics import psnr
 from zeronvs_core.model.config import config_from_ldm, read_ldm_config
+from zeronvs_core.tensor_files import save_tensors
 
 __all__ = ["load_autoencoder", "main", "train_autoencoder"]
 
@@ -138,7 +139,7 @@ def _evaluate(vae: AutoencoderKL, images: torch.Tensor) -> dict[str, float]:
 
 def _save_weights(vae: AutoencoderKL, path: Path, scale_factor: float) -> None:
     tensors = {name: value.detach().contiguous() for name, value in vae.state_dict().items()}
-    save_file(tensors, str(path), metadata={"format": "zeronvs-autoencoder", "scale_factor": repr(scale_factor)})
+    save_tensors(tensors, path, {"format": "zeronvs-autoencoder", "scale_factor": repr(scale_factor)})
 
 
 def load_autoencoder(path: str | Path) -> tuple[dict[str, torch.Tensor], float]:

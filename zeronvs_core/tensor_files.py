@@ -14,6 +14,7 @@ metadata in the header (a ``format`` tag plus JSON configs), read back with ``We
 
 from __future__ import annotations
 
+import os
 import pickle
 import re
 import zipfile
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["CheckpointError", "WeightFile", "save_tensors"]
+__all__ = ["CheckpointError", "WeightFile", "permissions_from_umask", "save_tensors"]
 
 _TORCH_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 _LEGACY_TORCH_START = bytes.fromhex("80028a0a6cfc9c46f9206aa85019")
@@ -149,7 +150,8 @@ class WeightFile(Mapping):
 
 def save_tensors(tensors: Mapping[str, torch.Tensor], path, metadata: Mapping[str, str]) -> Path:
     """Write ``tensors`` to the ``.safetensors`` file ``path`` with ``metadata`` (string to string) in its
-    header; tensors are detached, moved to the CPU and made contiguous, parent folders are created.
+    header; tensors are detached, moved to the CPU and made contiguous, parent folders are created. The
+    file gets the permissions of an ordinary new file (``permissions_from_umask``).
 
     Raises:
         ValueError: ``path`` does not end in ``.safetensors``.
@@ -161,4 +163,14 @@ def save_tensors(tensors: Mapping[str, torch.Tensor], path, metadata: Mapping[st
         raise ValueError(f"path must end in .safetensors, got {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({key: value.detach().cpu().contiguous() for key, value in tensors.items()}, str(path), dict(metadata))
+    permissions_from_umask(path)
     return path
+
+
+def permissions_from_umask(path) -> None:
+    """Give the file ``path`` the permissions that ``open(path, "w")`` would have given it: ``0o666`` less the
+    process's umask (usually ``rw-r--r--``). ``safetensors.torch.save_file`` (0.8) writes through a private
+    temporary file and leaves ``rw-------``, which other users and services on the machine cannot read."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)

@@ -214,3 +214,22 @@ def test_inference_dtype_is_half_on_cuda_and_float32_elsewhere():
     assert inference_dtype(torch.device("cuda", 1)) is torch.float16
     assert inference_dtype("cpu") is torch.float32
     assert inference_dtype("mps") is torch.float32
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_saved_files_get_the_permissions_of_an_ordinary_new_file(tiny_model, tiny_files, tmp_path, umask):
+    """safetensors' save_file alone leaves rw------- (a private temporary file renamed): the project's own
+    weights, its scenes (both through save_tensors) and ``convert --comfyui`` follow the umask instead."""
+    import os
+    import stat
+
+    from zeronvs_core.model.comfyui_checkpoint import save_comfyui_checkpoint
+
+    previous = os.umask(umask)
+    try:
+        own = save_zeronvs(tiny_model, tmp_path / "own.safetensors")
+        comfy, _ = save_comfyui_checkpoint(tiny_files[0], tmp_path / "comfy.safetensors", dtype=torch.float32)
+    finally:
+        os.umask(previous)
+    for path in (own, comfy):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask, path

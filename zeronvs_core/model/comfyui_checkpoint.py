@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from ..tensor_files import CheckpointError, WeightFile
+from ..tensor_files import CheckpointError, WeightFile, permissions_from_umask
 from .official import check_official_layout, format_keys
 
 __all__ = ["comfyui_state_dict", "save_comfyui_checkpoint"]
@@ -77,6 +77,7 @@ def save_comfyui_checkpoint(src, dst, dtype: torch.dtype = torch.float16) -> tup
     dst.parent.mkdir(parents=True, exist_ok=True)
     partial = dst.with_name(dst.name + ".partial")
     save_file(tensors, str(partial), metadata={"unet_weights": "ema" if used_ema else "live"})
+    permissions_from_umask(partial)
     os.replace(partial, dst)
     return dst, used_ema
 
