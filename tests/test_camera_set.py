@@ -84,8 +84,8 @@ def test_the_record_rebuilds_the_same_value():
     [
         (lambda: CameraSet(float("nan")), "fov_deg must be a finite number, got nan"),
         (lambda: CameraSet("52.55"), "fov_deg must be a finite number, got '52.55'"),
-        (lambda: CameraSet(0.0), "fov_deg must be in (0, 180) degrees, got [0.0]"),
-        (lambda: CameraSet(180.0), "fov_deg must be in (0, 180) degrees, got [180.0]"),
+        (lambda: CameraSet(0.0), "fov_deg must be in (0, 180) degrees, got 0.0"),
+        (lambda: CameraSet(180.0), "fov_deg must be in (0, 180) degrees, got 180.0"),
         (lambda: CameraSet(elevation_deg=float("inf")), "elevation_deg must be a finite number, got inf"),
         (lambda: CameraSet(elevation_deg=True), "elevation_deg must be a finite number, got True"),
         (lambda: CameraSet(elevation_deg=90.0), "elevation_deg must be in (-90, 90) degrees, got 90.0"),
@@ -147,7 +147,7 @@ def _same(a: CameraSet, b: CameraSet) -> None:
             ["orbit", "x.png", "--elevation", "-91"],
             "zeronvs: error: --elevation must be in (-90, 90) degrees, got -91.0",
         ),
-        (["render", "s.safetensors", "--fov", "180"], "zeronvs: error: --fov must be in (0, 180) degrees, got [180.0]"),
+        (["render", "s.safetensors", "--fov", "180"], "zeronvs: error: --fov must be in (0, 180) degrees, got 180.0"),
     ],
 )
 def test_the_command_says_its_flags_where_the_library_names_arguments(args, line, tmp_path, capsys):

@@ -285,7 +285,8 @@ def orbit_path(
 def validate_fov_deg(fov_deg: torch.Tensor, name: str = "fov_deg") -> None:
     """Raise a ValueError naming ``name`` unless every FOV is finite and in (0, 180) degrees."""
     if not torch.isfinite(fov_deg).all() or ((fov_deg <= 0) | (fov_deg >= 180)).any():
-        raise ValueError(f"{name} must be in (0, 180) degrees, got {fov_deg.flatten().tolist()}")
+        values = fov_deg.flatten().tolist()
+        raise ValueError(f"{name} must be in (0, 180) degrees, got {values[0] if len(values) == 1 else values}")
 
 
 def fov_to_focal(fov_deg, size_px: float) -> torch.Tensor:
