@@ -17,13 +17,14 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import stat
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import torch
 
-__all__ = ["CheckpointError", "WeightFile", "permissions_from_umask", "save_tensors"]
+__all__ = ["CheckpointError", "WeightFile", "save_tensors"]
 
 _TORCH_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
 _LEGACY_TORCH_START = bytes.fromhex("80028a0a6cfc9c46f9206aa85019")
@@ -151,7 +152,9 @@ class WeightFile(Mapping):
 def save_tensors(tensors: Mapping[str, torch.Tensor], path, metadata: Mapping[str, str]) -> Path:
     """Write ``tensors`` to the ``.safetensors`` file ``path`` with ``metadata`` (string to string) in its
     header; tensors are detached, moved to the CPU and made contiguous, parent folders are created. The
-    file gets the permissions of an ordinary new file (``permissions_from_umask``).
+    file appears complete or not at all (written as ``<name>.partial``, then renamed), with the permissions
+    of an ordinary new file: ``safetensors.torch.save_file`` (0.8) writes through a private temporary file
+    and leaves ``rw-------``, which other users and services on the machine cannot read.
 
     Raises:
         ValueError: ``path`` does not end in ``.safetensors``.
@@ -162,15 +165,11 @@ def save_tensors(tensors: Mapping[str, torch.Tensor], path, metadata: Mapping[st
     if path.suffix != ".safetensors":
         raise ValueError(f"path must end in .safetensors, got {path}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({key: value.detach().cpu().contiguous() for key, value in tensors.items()}, str(path), dict(metadata))
-    permissions_from_umask(path)
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    partial.touch()  # created as open() creates files: 0o666 less the umask
+    mode = stat.S_IMODE(partial.stat().st_mode)
+    save_file({key: value.detach().cpu().contiguous() for key, value in tensors.items()}, str(partial), dict(metadata))
+    os.chmod(partial, mode)
+    os.replace(partial, path)
     return path
-
-
-def permissions_from_umask(path) -> None:
-    """Give the file ``path`` the permissions that ``open(path, "w")`` would have given it: ``0o666`` less the
-    process's umask (usually ``rw-r--r--``). ``safetensors.torch.save_file`` (0.8) writes through a private
-    temporary file and leaves ``rw-------``, which other users and services on the machine cannot read."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)

@@ -10,13 +10,12 @@ The ``model_ema.*`` entries are then dropped; every other key is copied unchange
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 
-from ..tensor_files import CheckpointError, WeightFile, permissions_from_umask
+from ..tensor_files import CheckpointError, WeightFile, save_tensors
 from .official import check_official_layout, format_keys
 
 __all__ = ["comfyui_state_dict", "save_comfyui_checkpoint"]
@@ -61,8 +60,6 @@ def save_comfyui_checkpoint(src, dst, dtype: torch.dtype = torch.float16) -> tup
     tensors as ``dtype``); returns ``(dst, whether the UNet is the EMA one)``. The file appears complete or not
     at all. Raises ``FileNotFoundError``, ``CheckpointError`` (see ``comfyui_state_dict``) or ``ValueError``
     for a ``dst`` not ending in ``.safetensors``."""
-    from safetensors.torch import save_file
-
     dst = Path(dst)
     if dst.suffix != ".safetensors":
         raise ValueError(f"the ComfyUI checkpoint must end in .safetensors, got {dst}")
@@ -73,12 +70,7 @@ def save_comfyui_checkpoint(src, dst, dtype: torch.dtype = torch.float16) -> tup
             "the official checkpoint (zeronvs.ckpt or a .safetensors with its keys)"
         )
     state, used_ema = comfyui_state_dict(weights)
-    tensors = {key: value.contiguous() for key, value in state.items()}
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    partial = dst.with_name(dst.name + ".partial")
-    save_file(tensors, str(partial), metadata={"unet_weights": "ema" if used_ema else "live"})
-    permissions_from_umask(partial)
-    os.replace(partial, dst)
+    save_tensors(state, dst, {"unet_weights": "ema" if used_ema else "live"})
     return dst, used_ema
 
 
