@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from ..anchors import AnchorViews, anchor_cameras, make_anchor_views
-from ..cameras import validate_fov_deg
+from ..camera_set import CameraSet
 from ..model import ZeroNVSModel
 from ..progress import ProgressCallback
 from .checkpoint import CHECKPOINT_NAME
@@ -69,9 +69,7 @@ def distill(
             config, camera, photo or model (the message names which).
     """
     config = OFFICIAL if config is None else config
-    validate_fov_deg(torch.tensor([float(fov_deg)]))
-    if not -90.0 < elevation_deg < 90.0:
-        raise ValueError(f"elevation_deg must be in (-90, 90), got {elevation_deg}")
+    CameraSet(float(fov_deg), float(elevation_deg))  # the one check of the input camera's FOV and elevation
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale}")
     if anchor_views is not None:
