@@ -69,6 +69,9 @@ class TrainConfig:
     lr: float = 1e-4
     cc_projection_lr_scale: float = 10.0
     weight_decay: float = 0.01
+    camera_film: bool = False
+    """Give the model the extra camera path ``ZeroNVSConfig.camera_film`` (not ZeroNVS; issue 27), zero at
+    start when ``init`` lacks it; it trains with ``cc_projection``'s LR and weight decay."""
     cc_projection_weight_decay: float | None = None
     """AdamW weight decay of ``cc_projection`` (``None``: ``weight_decay``). 0 stops the decay from holding
     down the camera columns whose gradient is weak (issue 27: the direction of the turn)."""
@@ -135,7 +138,18 @@ def build_model(config: TrainConfig) -> ZeroNVSModel:
         vae_weights, scale_factor = load_autoencoder(config.autoencoder)
         model.vae.load_state_dict(vae_weights)
         model.config = dataclasses.replace(model.config, scale_factor=scale_factor)
+    if config.camera_film and not model.config.camera_film:
+        model = _with_camera_film(model)
     return model
+
+
+def _with_camera_film(model: ZeroNVSModel) -> ZeroNVSModel:
+    """``model`` with a zero ``camera_film`` added (``ZeroNVSConfig.camera_film``): the same outputs."""
+    widened = ZeroNVSModel(dataclasses.replace(model.config, camera_film=True))
+    missing, unexpected = widened.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or sorted(missing) != ["camera_film.bias", "camera_film.weight"]:
+        raise RuntimeError(f"adding camera_film: unexpected keys {unexpected}, missing {missing}")
+    return widened
 
 
 def _from_scratch(config: TrainConfig) -> ZeroNVSModel:
@@ -232,6 +246,8 @@ def train(config: TrainConfig, output: str | Path, resume: bool = False, log=pri
     model.requires_grad_(False)
     model.unet.requires_grad_(True)
     model.cc_projection.requires_grad_(True)
+    if model.config.camera_film:
+        model.camera_film.requires_grad_(True)
     optimizer = _optimizer(model, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer,
@@ -292,14 +308,18 @@ def train(config: TrainConfig, output: str | Path, resume: bool = False, log=pri
 
 
 def _optimizer(model: ZeroNVSModel, config: TrainConfig) -> torch.optim.AdamW:
-    """AdamW over the UNet (``lr``) and ``cc_projection`` (``lr x cc_projection_lr_scale``, its own weight
-    decay when ``cc_projection_weight_decay`` is set)."""
+    """AdamW over the UNet (``lr``) and the camera layers, ``cc_projection`` and ``camera_film`` when the
+    model has it (``lr x cc_projection_lr_scale``, their own weight decay when
+    ``cc_projection_weight_decay`` is set)."""
     decay = config.weight_decay if config.cc_projection_weight_decay is None else config.cc_projection_weight_decay
+    camera_layers = [*model.cc_projection.parameters()]
+    if model.config.camera_film:
+        camera_layers += model.camera_film.parameters()
     return torch.optim.AdamW(
         [
             {"params": model.unet.parameters(), "lr": config.lr},
             {
-                "params": model.cc_projection.parameters(),
+                "params": camera_layers,
                 "lr": config.lr * config.cc_projection_lr_scale,
                 "weight_decay": decay,
             },

@@ -51,7 +51,13 @@ def stock_conditioning(
     model: ZeroNVSModel, image: torch.Tensor, cond_c2w: torch.Tensor, target_c2w: torch.Tensor, fov_deg, scale
 ) -> StockConditioning:
     """Positive and negative conditioning and the empty latent for ``N`` target views (arguments as in
-    ``sampling.sample_views``). Raises ``ValueError`` for bad cameras, FOV, scale or photo, as it does."""
+    ``sampling.sample_views``). Raises ``ValueError`` for bad cameras, FOV, scale or photo, as it does, and
+    for a model with ``config.camera_film``, whose extra camera path ComfyUI's ``Stable_Zero123`` lacks."""
+    if model.config.camera_film:
+        raise ValueError(
+            "model: this model has the camera_film path (the demo model), which ComfyUI's stock Stable_Zero123 "
+            "model does not run; sample it with the ZeroNVS Sampler node"
+        )
     clip_embedding, camera, concat_latent = view_conditioning(model, image, cond_c2w, target_c2w, fov_deg, scale)
     cross_attn = torch.cat([clip_embedding, camera[:, None, :]], dim=-1).cpu()
     concat_latent = concat_latent.cpu().contiguous()

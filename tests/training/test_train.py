@@ -247,3 +247,18 @@ def test_cc_projection_weight_decay_is_its_own(tiny_train_config):
     assert {id(p) for p in groups[1]["params"]} == {id(p) for p in model.cc_projection.parameters()}
     default = _optimizer(model, tiny_train_config).param_groups
     assert [g["weight_decay"] for g in default] == [tiny_train_config.weight_decay] * 2
+
+
+def test_camera_film_is_added_at_zero_and_trains_with_the_camera_layers(tiny_train_config, tmp_path):
+    from zeronvs_training.train import _optimizer
+
+    film = replace(tiny_train_config, camera_film=True, cc_projection_weight_decay=0.0)
+    model = build_model(film)
+    assert model.config.camera_film and not model.camera_film.weight.any() and not model.camera_film.bias.any()
+    groups = _optimizer(model, film).param_groups
+    camera_layers = [*model.cc_projection.parameters(), *model.camera_film.parameters()]
+    assert {id(p) for p in groups[1]["params"]} == {id(p) for p in camera_layers}
+    assert groups[1]["weight_decay"] == 0.0
+    last = train(replace(film, max_steps=1, checkpoint_every=1, validate_every=100), tmp_path, log=lambda _: None)
+    trained = load_zeronvs(last / "model.safetensors")
+    assert trained.config.camera_film and trained.camera_film.weight.any()  # the zero start moved

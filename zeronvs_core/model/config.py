@@ -117,6 +117,13 @@ class ZeroNVSConfig:
     """First beta of the ``scaled_linear`` schedule (LDM ``linear_start``)."""
     beta_end: float = 0.012
     """Last beta of the ``scaled_linear`` schedule (LDM ``linear_end``)."""
+    camera_film: bool = False
+    """An extra camera path that ZeroNVS does not have (off for every official checkpoint; issue 27): the
+    camera vector ``T`` also scales every channel of every UNet resnet block's output, ``h (1 + W T + b)``
+    (FiLM, Perez et al. 2018, ``ZeroNVSModel.camera_film``). It gives a small model a multiplicative way
+    to let the camera choose among its features (the single context token only adds a constant to every
+    position). ``W`` and ``b`` start at zero, so adding the path to a trained model leaves its output
+    unchanged."""
 
     def __post_init__(self):
         if self.camera_mode not in CAMERA_MODES:

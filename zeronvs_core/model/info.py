@@ -55,7 +55,8 @@ def describe_checkpoint(model=None, config=None) -> dict:
     settings = loaded.config
     parts = {
         name: sum(p.numel() for p in getattr(loaded, name).parameters())
-        for name in ("unet", "vae", "image_encoder", "cc_projection")
+        for name in ("unet", "vae", "image_encoder", "cc_projection", "camera_film")
+        if hasattr(loaded, name)
     }
     own = weights.metadata.get("format") == FORMAT_NAME
     return {
@@ -70,6 +71,7 @@ def describe_checkpoint(model=None, config=None) -> dict:
         "camera_dim": settings.camera_dim,
         "clip_dim": settings.clip_dim,
         "context_dim": settings.context_dim,
+        "camera_film": settings.camera_film,
         "scale_factor": settings.scale_factor,
         "parameters": sum(parts.values()),
         **{f"parameters_{name}": count for name, count in parts.items()},

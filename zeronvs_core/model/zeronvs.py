@@ -3,7 +3,9 @@ official ``LatentDiffusion`` (hybrid conditioning) and its guidance code.
 
 Parts: diffusers ``UNet2DConditionModel`` (input = noisy latent and concat latent, 8 channels),
 diffusers ``AutoencoderKL``, the transformers CLIP image tower with projection, and ``cc_projection``,
-the linear layer mapping ``[CLIP embedding, camera vector T]`` to the cross-attention context.
+the linear layer mapping ``[CLIP embedding, camera vector T]`` to the cross-attention context, and,
+only in models whose config has ``camera_film`` (not ZeroNVS: the small demo model), ``camera_film``, the
+linear layer mapping ``T`` to a per-channel scale of every UNet resnet block's output.
 The model knows no noise schedule and no sampling loop (see ``sampling.py``).
 
 Images are ``[B,3,H,W]`` in [-1,1] (``_pm1``); diffusion latents are ``[B,4,h,w]``, VAE latents times
@@ -42,6 +44,17 @@ class ZeroNVSModel(nn.Module):
         self.image_encoder = CLIPVisionModelWithProjection(clip_config)
         self.cc_projection = nn.Linear(config.clip_dim + config.camera_dim, config.context_dim)
         self._compiled_unet = None  # a plain attribute (not a submodule): the state dict is unchanged
+        self._film_scales: list[torch.Tensor] | None = None  # per resnet block, set for one UNet call
+        if config.camera_film:
+            from diffusers.models.resnet import ResnetBlock2D
+
+            resnets = [module for module in self.unet.modules() if isinstance(module, ResnetBlock2D)]
+            self._film_channels = [resnet.conv2.out_channels for resnet in resnets]
+            self.camera_film = nn.Linear(config.camera_dim, sum(self._film_channels))
+            nn.init.zeros_(self.camera_film.weight)
+            nn.init.zeros_(self.camera_film.bias)
+            for index, resnet in enumerate(resnets):
+                resnet.register_forward_hook(self._film_hook(index))
 
     @property
     def device(self) -> torch.device:
@@ -78,7 +91,11 @@ class ZeroNVSModel(nn.Module):
         return self.clip_embedding(image_pm1), self.concat_latent(image_pm1)
 
     def context(self, clip_embedding: torch.Tensor, camera: torch.Tensor) -> torch.Tensor:
-        """Cross-attention context ``[B,1,C] = cc_projection(cat(clip_embedding, T))``.
+        """Cross-attention context ``[B,1,C] = cc_projection(cat(clip_embedding, T))``; with
+        ``config.camera_film``, ``[B,1,C+camera_dim]``: that context followed by ``T`` itself, which
+        ``eps`` hands to ``camera_film`` (one value for the whole camera conditioning of a UNet call, so
+        guidance, sampling and SDS pass it on unchanged; its zero, the unconditional branch, is zero
+        for both paths).
 
         Args:
             clip_embedding: ``[B,1,D]`` from ``clip_embedding``.
@@ -93,7 +110,10 @@ class ZeroNVSModel(nn.Module):
                 f"got {list(camera.shape)}"
             )
         features = torch.cat([clip_embedding, camera[:, None, :].to(clip_embedding)], dim=-1)
-        return self.cc_projection(features.to(self.dtype)).float()
+        context = self.cc_projection(features.to(self.dtype)).float()
+        if self.config.camera_film:
+            context = torch.cat([context, camera[:, None, :].to(context)], dim=-1)
+        return context
 
     def eps(
         self,
@@ -108,7 +128,7 @@ class ZeroNVSModel(nn.Module):
         Args:
             latents: noisy latents in diffusion space.
             t: integer timestep(s) in [0, num_train_timesteps): int, 0-d or ``[B]`` tensor.
-            context: ``[B,1,C]`` from ``context``.
+            context: ``[B,1,C]`` (``[B,1,C+camera_dim]`` with ``camera_film``) from ``context``.
             concat_latent: ``[B,4,h,w]`` from ``concat_latent``.
             guidance_scale: 1 gives the conditional prediction alone; otherwise classifier-free
                 guidance ``eps_u + w (eps_c - eps_u)`` with the official unconditional branch (zero
@@ -122,6 +142,9 @@ class ZeroNVSModel(nn.Module):
                 f"latents {list(latents.shape)}, concat_latent {list(concat_latent.shape)} and context "
                 f"{list(context.shape)} must share the batch size and latent shape"
             )
+        width = self.config.context_dim + (self.config.camera_dim if self.config.camera_film else 0)
+        if context.ndim != 3 or context.shape[1:] != (1, width):
+            raise ValueError(f"context must be [B,1,{width}] (from ZeroNVSModel.context), got {list(context.shape)}")
         timesteps = torch.as_tensor(t, device=latents.device).long().reshape(-1)
         if timesteps.numel() not in (1, batch):
             raise ValueError(f"t must be one timestep or {batch}, got {timesteps.numel()}")
@@ -176,10 +199,28 @@ class ZeroNVSModel(nn.Module):
     def _unet(self, latents, timesteps, context, concat_latent) -> torch.Tensor:
         sample = torch.cat([latents, concat_latent], dim=1).to(self.dtype)
         unet = self.unet if self._compiled_unet is None else self._compiled_unet
-        with self._autocast():
-            out = unet(sample, timesteps, encoder_hidden_states=context.to(self.dtype)).sample
+        if self.config.camera_film:
+            context, camera = context.split([self.config.context_dim, self.config.camera_dim], dim=-1)
+            scales = 1.0 + self.camera_film(camera[:, 0].to(self.dtype))
+            self._film_scales = list(scales.split(self._film_channels, dim=-1))
+        try:
+            with self._autocast():
+                out = unet(sample, timesteps, encoder_hidden_states=context.to(self.dtype)).sample
+        finally:
+            self._film_scales = None
         # a CUDA-graph replay overwrites its output buffer at the next call: copy it out
         return out.float().clone() if self._compiled_unet is not None else out.float()
+
+    def _film_hook(self, index: int):
+        """Forward hook of the ``index``-th resnet block: its output ``[B,C,h,w]`` times the FiLM scale
+        ``[B,C]`` of the current call (``config.camera_film``)."""
+
+        def hook(module, inputs, output):
+            if self._film_scales is None:
+                raise RuntimeError("the UNet of a camera_film model runs only through ZeroNVSModel.eps")
+            return output * self._film_scales[index][:, :, None, None].to(output.dtype)
+
+        return hook
 
     def _autocast(self):
         """Autocast in the weights' half precision on CUDA (as the official guidance); a no-op otherwise."""
