@@ -24,10 +24,11 @@ __all__ = ["build_parser", "cameras_from_args", "error_line", "main"]
 
 _DTYPE_NAMES = ("float16", "float32")
 _CAMERA_FLAGS = {"fov_deg": "--fov", "elevation_deg": "--elevation"}
+_COUNT_FLAGS = {f"{name} must": f"--{name} must" for name in ("frames", "size", "steps")}
 _FLAGS = {
-    "views": _CAMERA_FLAGS,
-    "orbit": {**_CAMERA_FLAGS, "anchor_count": "--anchors", "resume=True": "--resume"},
-    "render": _CAMERA_FLAGS,
+    "views": {**_CAMERA_FLAGS, **_COUNT_FLAGS},
+    "orbit": {**_CAMERA_FLAGS, **_COUNT_FLAGS, "anchor_count": "--anchors", "resume=True": "--resume"},
+    "render": {**_CAMERA_FLAGS, **_COUNT_FLAGS, "distance must": "--distance must"},
     "convert": {"the config argument": "--config"},
     "info": {"the config argument": "--config"},
     "eval": {"the config argument": "--config"},
