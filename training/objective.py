@@ -45,6 +45,7 @@ def diffusion_loss(
     forward=None,
     snr_gamma: float | None = None,
     paired: bool = False,
+    x0_weight_cap: float | None = None,
 ) -> torch.Tensor:
     """Mean squared error of the predicted noise (``l_simple``), t uniform in [0, T), with the official
     conditioning: CLIP and concat latent of the input view (dropped as ``dropout_masks``), camera vector
@@ -54,6 +55,13 @@ def diffusion_loss(
     ``min(SNR(t), gamma) / SNR(t)``, Min-SNR weighting (Hang et al. 2023, diffusers' ``--snr_gamma``): the
     low-noise steps, whose noise is nearly unpredictable and says little about the scene, weigh less.
 
+    ``x0_weight_cap`` (not in the official recipe; issue 27; exclusive with ``snr_gamma``) weights each
+    sample by ``min(1 / SNR(t), cap)``. Since the noise error is ``SNR(t)`` times the error of the implied
+    clean latent, that makes the clean-latent error count the same at every ``t`` with ``SNR(t) >= 1 / cap``
+    (Salimans and Ho 2022, the "truncated SNR" weighting): the high-noise steps, where the layout of the
+    view and so the direction of the camera is decided, weigh ``1 / SNR`` times more than under the epsilon
+    loss or Min-SNR (whose clean-latent weight there is ``SNR(t)``, ~0.005 at t = 999).
+
     ``paired`` (not in the official recipe; issue 27) says the batch's second half is its first half with
     the targets on the other side of the inputs (``SyntheticPairs.twin``): element ``i + B/2`` then gets the
     timestep, noise and dropout of element ``i``, so the two differ only in the camera and the target, and
@@ -61,6 +69,8 @@ def diffusion_loss(
     be even.
 
     ``forward`` is the callable that runs ``model.forward`` (e.g. its DDP wrapper); ``model`` by default."""
+    if snr_gamma is not None and x0_weight_cap is not None:
+        raise ValueError("snr_gamma and x0_weight_cap are two loss weightings: give one")
     device, config = model.device, model.config
     clip, concat, camera = batch_conditioning(model, batch)
     with torch.no_grad():
@@ -81,9 +91,11 @@ def diffusion_loss(
     noisy = add_noise(latents, noise, alphas)
     forward = model if forward is None else forward
     error = F.mse_loss(forward(noisy, t, clip, camera, concat), noise, reduction="none").mean(dim=(1, 2, 3))
+    snr = alphas / (1.0 - alphas)
     if snr_gamma is not None:
-        snr = alphas / (1.0 - alphas)
         error = error * snr.clamp(max=snr_gamma) / snr
+    if x0_weight_cap is not None:
+        error = error * (1.0 / snr).clamp(max=x0_weight_cap)
     return error.mean()
 
 

@@ -85,6 +85,9 @@ class TrainConfig:
     after the warm-up, as the official recipe does."""
     dropout: float = 0.05
     snr_gamma: float | None = None
+    x0_weight_cap: float | None = None
+    """Truncated-SNR loss weighting ``min(1 / SNR(t), cap)`` (``diffusion_loss``); exclusive with
+    ``snr_gamma``; the official recipe has none."""
     """Min-SNR loss weighting (``diffusion_loss``); the official recipe has none."""
     ema_decay: float = 0.9999
     max_steps: int = 25000
@@ -98,6 +101,8 @@ class TrainConfig:
     seed: int = 42
 
     def __post_init__(self):
+        if self.snr_gamma is not None and self.x0_weight_cap is not None:
+            raise ValueError("snr_gamma and x0_weight_cap are two loss weightings: give one")
         if self.direction_pairs and self.batch_size % 2:
             raise ValueError(f"direction_pairs needs an even batch_size, got {self.batch_size}")
         if not 0 <= self.lr_decay_steps <= self.max_steps:
@@ -280,6 +285,7 @@ def train(config: TrainConfig, output: str | Path, resume: bool = False, log=pri
                 config.dropout,
                 forward=forward,
                 snr_gamma=config.snr_gamma,
+                x0_weight_cap=config.x0_weight_cap,
                 paired=config.direction_pairs,
             )
             accelerator.backward(micro / config.gradient_accumulation)

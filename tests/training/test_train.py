@@ -105,6 +105,24 @@ def test_min_snr_weighting_down_weights_low_noise_steps(tiny_train_config):
     assert loss(1.0) < 0.9 * official  # weights <= 1, < 1 wherever SNR(t) > 1
 
 
+def test_truncated_snr_weighting_scales_by_one_over_snr_up_to_its_cap(tiny_train_config):
+    model = build_model(tiny_train_config)
+    batch = collate_pairs([SyntheticPairs(2)[i] for i in range(4)])
+
+    def loss(**weighting):
+        with torch.no_grad():
+            return diffusion_loss(model, batch, torch.Generator().manual_seed(3), dropout=0.0, **weighting).item()
+
+    official = loss()
+    # 1 / SNR(t) >= 8.5e-4 for every t (SNR(0) = 0.99915 / 0.00085): a cap below it is a constant weight
+    assert loss(x0_weight_cap=1e-4) == pytest.approx(1e-4 * official, rel=1e-6)
+    assert loss(x0_weight_cap=1e6) > loss(x0_weight_cap=1.0)  # the high-noise steps weigh more without a cap
+    with pytest.raises(ValueError, match="two loss weightings"):
+        loss(snr_gamma=1.0, x0_weight_cap=20.0)
+    with pytest.raises(ValueError, match="two loss weightings"):
+        replace(tiny_train_config, snr_gamma=1.0, x0_weight_cap=20.0)
+
+
 def test_train_writes_loadable_checkpoints_and_resumes(tiny_train_config, tmp_path):
     messages = []
     half = replace(tiny_train_config, max_steps=2, gradient_accumulation=2)
