@@ -200,6 +200,13 @@ def test_shipped_configs_parse():
     assert fifth.direction_pairs and fifth.cc_projection_weight_decay == 0.0 and fifth.snr_gamma == 1.0
     mixture = _datasets(fifth, 64)[0]
     assert [d.lateral for d in mixture] == [False, True, True] and mixture[2].kinds == ("room", "outdoor")
+    pans, film = load_config(configs / "mini_camera6.yaml"), load_config(configs / "mini_camera6_film.yaml")
+    assert not pans.camera_film and film.camera_film and pans.datasets == film.datasets  # stage 10: one lever apart
+    orbits, truncated = load_config(configs / "mini_camera7.yaml"), load_config(configs / "mini_camera8.yaml")
+    assert orbits.init == truncated.init and orbits.datasets == truncated.datasets and truncated.camera_film
+    assert (orbits.snr_gamma, orbits.x0_weight_cap) == (1.0, None)
+    assert (truncated.snr_gamma, truncated.x0_weight_cap) == (None, 20.0)
+    assert all(spec["kinds"] == ["object"] for spec in orbits.datasets)
     official = load_config(configs / "official_finetune.yaml")
     assert [d["probability"] for d in official.datasets] == [0.34, 0.33, 0.33]
     assert (official.lr, official.cc_projection_lr_scale, official.ema_decay) == (1e-4, 10.0, 0.9999)
