@@ -136,6 +136,11 @@ def build_model(config: TrainConfig) -> ZeroNVSModel:
     initialisation (identity on the CLIP block, zero bias). ``autoencoder``, when given, replaces the VAE
     and its ``scale_factor`` in either case (e.g. to fine-tune a model onto a retrained VAE)."""
     if config.init is not None:
+        if not Path(config.init).is_file():
+            raise FileNotFoundError(
+                f"init: no weight file at {config.init} (the checkpoint this config fine-tunes; the model card "
+                "says which earlier stage's run writes it)"
+            )
         model = load_zeronvs(config.init, config=config.ldm_config, widen_camera_projection=True)
     else:
         model = _from_scratch(config)

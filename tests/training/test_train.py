@@ -274,6 +274,11 @@ def test_cc_projection_weight_decay_is_its_own(tiny_train_config):
     assert [g["weight_decay"] for g in default] == [tiny_train_config.weight_decay] * 2
 
 
+def test_a_missing_init_names_the_setting(tiny_train_config, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"^init: no weight file at .*none\.safetensors \(the checkpoint"):
+        build_model(replace(tiny_train_config, init=str(tmp_path / "none.safetensors")))
+
+
 def test_camera_film_is_added_at_zero_and_trains_with_the_camera_layers(tiny_train_config, tmp_path):
     from zeronvs_training.train import _optimizer
 
