@@ -85,10 +85,10 @@ class TrainConfig:
     after the warm-up, as the official recipe does."""
     dropout: float = 0.05
     snr_gamma: float | None = None
+    """Min-SNR loss weighting (``diffusion_loss``); the official recipe has none."""
     x0_weight_cap: float | None = None
     """Truncated-SNR loss weighting ``min(1 / SNR(t), cap)`` (``diffusion_loss``); exclusive with
     ``snr_gamma``; the official recipe has none."""
-    """Min-SNR loss weighting (``diffusion_loss``); the official recipe has none."""
     ema_decay: float = 0.9999
     max_steps: int = 25000
     checkpoint_every: int = 2500
